@@ -1,0 +1,53 @@
+# kbbuild: `make demo` (install + ingest the samples + one query) and `make test` (the whole suite).
+# Everything installs into $(VENV); nothing outside this folder is touched.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+# CPU PyTorch must come first: any package that requires torch would otherwise pull CUDA wheels.
+# On a GPU machine, override: make demo TORCH_SPEC="torch" (and TORCH_INDEX for a CUDA index).
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+KB ?= kb
+DEMO_QUESTION ?= How often must the pressure sensor be recalibrated?
+
+.PHONY: demo test install dev lint schemas clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.torch: | $(BIN)/python
+	$(PIP) install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
+	touch $@
+
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml $(VENV)/.installed $(wildcard plugins/*/pyproject.toml)
+	$(PIP) install --quiet -e ".[dev]"
+	for plugin in plugins/*/; do $(PIP) install --quiet -e "$$plugin"; done
+	touch $@
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.dev
+
+demo: install
+	$(BIN)/kbbuild ingest samples --kb $(KB); status=$$?; [ $$status -le 1 ] || exit $$status
+	$(BIN)/kbbuild query "$(DEMO_QUESTION)" --kb $(KB) -k 3
+
+# pytest exits 5 when it collects nothing; say so plainly (an empty suite must never pass as green).
+test: dev
+	@$(BIN)/python -m pytest -q $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests (exit 5)" >&2; fi; exit $$status
+
+lint: dev
+	$(BIN)/ruff check kbbuild plugins tests bench
+
+schemas: install
+	$(BIN)/kbbuild schemas --out schemas
+
+clean:
+	rm -rf $(VENV) $(KB) .pytest_cache

@@ -1,0 +1,1 @@
+"""Chunkers: a cleaned Document in, retrievable Chunks out."""

@@ -1,0 +1,1 @@
+"""Cleaners: Document -> Document transforms (furniture, noise, duplicates, personal data)."""

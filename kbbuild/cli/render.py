@@ -1,0 +1,82 @@
+"""Human-readable output: the ingest summary and query hits, each fitting one screen."""
+
+from __future__ import annotations
+
+import textwrap
+
+from kbbuild.errors import ExitCode
+from kbbuild.records import FileStatus, IngestReport, Manifest, SearchHit
+
+EXIT_MEANINGS = {
+    ExitCode.OK: "ok",
+    ExitCode.PARTIAL_FAILURE: "partial failure: some files failed, the rest are in the new version",
+    ExitCode.NOTHING_INGESTED: "nothing ingested: no version was committed",
+}
+
+
+def pages_label(pages: list[int]) -> str:
+    if not pages:
+        return "p.-"
+    if len(pages) == 1:
+        return f"p.{pages[0]}"
+    if pages == list(range(pages[0], pages[-1] + 1)):
+        return f"pp.{pages[0]}-{pages[-1]}"
+    return "pp." + ",".join(map(str, pages))
+
+
+def ingest_summary(report: IngestReport) -> str:
+    c = report.counts
+    t = report.timings
+    version = f"KB version {report.kb_version}" if report.kb_version is not None else "no new version"
+    pages_per_s = c.pages / t["parse"] if t.get("parse") else 0.0
+    lines = [
+        f"kbbuild ingest: {version} in {report.kb_path}",
+        f"  files   {c.files_seen} seen: {c.files_ingested} ingested, {c.files_unchanged} unchanged, "
+        f"{c.files_failed} failed, {c.files_removed} removed"
+        + (f"; {len(report.unsupported)} skipped (no parser for their format)" if report.unsupported else ""),
+        f"  pages   {c.pages} parsed"
+        + (f", {c.pages_without_text} without a text layer" if c.pages_without_text else ""),
+        f"  chunks  {c.chunks_added} added, {c.chunks_removed} removed, {c.chunks_total} in the KB",
+        f"  time    {report.seconds:.1f} s ("
+        + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in t.items() if seconds >= 0.05)
+        + (f"; {pages_per_s:.1f} pages/s parsing" if pages_per_s else "")
+        + ")",
+    ]
+    failed = [f for f in report.files if f.status is FileStatus.FAILED]
+    if failed:
+        lines.append("failures:")
+        lines.extend(f"  {f.relpath}: {f.error}" for f in failed)
+    warned = [f for f in report.files if f.warnings]
+    if warned:
+        lines.append("warnings:")
+        lines.extend(f"  {f.relpath}: {w}" for f in warned for w in f.warnings)
+    if report.notes:
+        lines.append("notes:")
+        lines.extend(f"  {note}" for note in report.notes)
+    lines.append(f"exit code {report.exit_code} ({EXIT_MEANINGS[ExitCode(report.exit_code)]})")
+    return "\n".join(lines)
+
+
+def hits_text(hits: list[SearchHit], width: int = 100, max_chars: int | None = 600) -> str:
+    if not hits:
+        return "no hits"
+    blocks = []
+    for hit in hits:
+        head = f"#{hit.rank}  {hit.score:.3f}  {hit.source}  {pages_label(hit.pages)}"
+        if hit.heading_path:
+            head += "  [" + " > ".join(hit.heading_path) + "]"
+        text = hit.text if max_chars is None or len(hit.text) <= max_chars else hit.text[:max_chars] + " …"
+        body = textwrap.fill(" ".join(text.split()), width=width, initial_indent="    ", subsequent_indent="    ")
+        blocks.append(head + "\n" + body)
+    return "\n\n".join(blocks)
+
+
+def versions_text(manifests: list[Manifest]) -> str:
+    lines = [f"{'version':>7}  {'created (UTC)':19}  {'files':>5}  {'+new':>4}  {'failed':>6}  {'chunks':>6}  model"]
+    for m in manifests:
+        c = m.counts
+        lines.append(
+            f"{m.kb_version:>7}  {m.created_at:%Y-%m-%d %H:%M:%S}  {c.files_seen:>5}  {c.files_ingested:>4}  "
+            f"{c.files_failed:>6}  {c.chunks_total:>6}  {m.embedding.name}"
+        )
+    return "\n".join(lines)

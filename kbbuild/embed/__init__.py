@@ -1,0 +1,1 @@
+"""Embedding: model cards, resolution of model names/folders, and the FlagEmbedding provider."""

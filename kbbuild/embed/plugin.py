@@ -1,0 +1,29 @@
+"""Registers the FlagEmbedding provider."""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+from kbbuild.config import Settings
+from kbbuild.embed.models import resolve_model
+from kbbuild.hookspecs import hookimpl
+from kbbuild.providers import Embedder, EmbedderProvider
+
+
+class FlagEmbeddingProvider(EmbedderProvider):
+    name = "flagembedding"
+    version = f"1+FlagEmbedding-{metadata.version('FlagEmbedding')}"
+
+    def describe(self, model: str) -> str:
+        return resolve_model(model).card.name
+
+    def load(self, model: str, settings: Settings) -> Embedder:
+        from kbbuild.embed.flag import load_flag_embedder
+
+        embed = settings.embed
+        return load_flag_embedder(resolve_model(model), embed.device, embed.batch_size, embed.max_length)
+
+
+@hookimpl
+def kbbuild_register_embedders(register) -> None:
+    register(FlagEmbeddingProvider())

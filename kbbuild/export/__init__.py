@@ -1,0 +1,1 @@
+"""Exporters: write a KB version in formats other tools read."""

@@ -1,0 +1,1 @@
+"""PDF parsing: text layer first; layout, tables and OCR build on the same elements."""

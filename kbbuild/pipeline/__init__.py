@@ -1,0 +1,1 @@
+"""The batch job: discover -> parse -> clean -> chunk -> enrich -> embed -> store."""

@@ -1,0 +1,124 @@
+"""The provider classes plugins implement: one small class per extension point.
+
+Hooks in ``kbbuild.hookspecs`` only *register* providers (the way datasette and llm plugins register
+models and renderers); the pipeline decides when to call them. Each provider has a ``name`` (how
+users select it in flags and ``kbbuild.toml``) and a ``version`` (recorded in every KB manifest, so a
+KB version says exactly which code built it).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from kbbuild.records import Chunk, Document, EmbeddingModelInfo, SourceFile
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from kbbuild.config import Settings
+
+
+class Provider(ABC):
+    name: ClassVar[str]
+    version: ClassVar[str]
+    kind: ClassVar[str]
+
+
+@dataclass
+class ParseContext:
+    """What a parser may use besides the file: settings and a way to report progress per page."""
+
+    settings: Settings
+    on_page: Callable[[int], None] = field(default=lambda page: None)
+
+
+class Parser(Provider):
+    """Turns one file of the formats it claims into a Document.
+
+    ``formats`` are detected formats (``pdf``, ``docx``, ...), decided from file content. When several
+    parsers claim a format, the highest ``priority`` wins unless the user pins one by name. A parser
+    raises ``kbbuild.errors.InputError`` with a human-readable reason for bad input; any other
+    exception is reported as a parser bug for that file, and the batch goes on either way.
+    """
+
+    kind = "parser"
+    formats: ClassVar[frozenset[str]]
+    priority: ClassVar[int] = 0
+
+    @abstractmethod
+    def parse(self, source: SourceFile, context: ParseContext) -> Document: ...
+
+
+class Cleaner(Provider):
+    """A Document -> Document transform. Cleaners run in ascending ``order``; each returns a new
+    Document (records are frozen) and may report what it did through ``Document.warnings``."""
+
+    kind = "cleaner"
+    order: ClassVar[int] = 100
+
+    @abstractmethod
+    def clean(self, document: Document, settings: Settings) -> Document: ...
+
+
+class Chunker(Provider):
+    """Splits a cleaned Document into Chunks. Ids must be stable (see ``Chunk.make_id``)."""
+
+    kind = "chunker"
+
+    @abstractmethod
+    def chunk(self, document: Document, settings: Settings) -> list[Chunk]: ...
+
+
+class Enricher(Provider):
+    """Adds information to chunks before they are embedded (synthetic questions, keywords, ...).
+    Enrichers run in ascending ``order`` and must return the chunks in the same order."""
+
+    kind = "enricher"
+    order: ClassVar[int] = 100
+
+    @abstractmethod
+    def enrich(self, chunks: list[Chunk], settings: Settings) -> list[Chunk]: ...
+
+
+class Embedder(ABC):
+    """A loaded embedding model. Loading is slow, so the pipeline loads once per process."""
+
+    info: EmbeddingModelInfo
+
+    @abstractmethod
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for passages, shape (len(texts), info.dim), float32."""
+
+    @abstractmethod
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for queries (some models prepend an instruction to queries only)."""
+
+
+class EmbedderProvider(Provider):
+    """Knows how to load models of one family/library. ``load`` is called at most once per model
+    per process and must never run at import time."""
+
+    kind = "embedder"
+
+    @abstractmethod
+    def describe(self, model: str) -> str:
+        """The canonical name ``model`` (a hub name, alias or local folder) resolves to, without
+        loading anything; used to refuse a mismatched query before paying for a model load."""
+
+    @abstractmethod
+    def load(self, model: str, settings: Settings) -> Embedder: ...
+
+
+class Exporter(Provider):
+    """Writes one KB version to files in a format other tools read."""
+
+    kind = "exporter"
+    format: ClassVar[str]
+
+    @abstractmethod
+    def export(self, kb_path: Path, version: int | None, out: Path) -> int:
+        """Write the version (None = current) to ``out``; return the number of records written."""

@@ -1,0 +1,293 @@
+"""The typed records every pipeline stage passes to the next, and nothing else.
+
+Data flows one way: ``SourceFile`` -> ``Document`` (a list of ``Element``) -> ``Chunk`` -> ``ChunkRow``
+(a chunk with its vector, as stored in LanceDB). Stages never exchange dicts of strings: a plugin
+that receives a ``Document`` can rely on every field below, and JSON Schemas of these models are
+published in ``schemas/`` for consumers outside Python.
+
+Conventions that every stage relies on:
+- ``page`` is the 1-based PDF page index, never the printed page label (labels go in ``meta``).
+- ``bbox`` is in PDF points with the origin at the *top-left* of the page (y grows downwards), the
+  same orientation as rendered images, so OCR boxes and text-layer boxes are directly comparable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MetaValue = str | int | float | bool | None
+
+
+class _Record(BaseModel):
+    """Immutable, strict records: a stage returns new records instead of editing its input."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ElementKind(str, Enum):
+    """What a piece of a document *is*; chunking and cleaning decide by kind, not by guessing again."""
+
+    TITLE = "title"
+    HEADING = "heading"
+    PARAGRAPH = "paragraph"
+    LIST_ITEM = "list_item"
+    TABLE = "table"
+    FIGURE = "figure"
+    CAPTION = "caption"
+    FORMULA = "formula"
+    FOOTNOTE = "footnote"
+    CODE = "code"
+    PAGE_HEADER = "page_header"
+    PAGE_FOOTER = "page_footer"
+    PAGE_NUMBER = "page_number"
+    OTHER = "other"
+
+    @property
+    def is_furniture(self) -> bool:
+        """Page furniture repeats on every page and must not be indexed as body text."""
+        return self in (ElementKind.PAGE_HEADER, ElementKind.PAGE_FOOTER, ElementKind.PAGE_NUMBER)
+
+
+class ExtractionMethod(str, Enum):
+    """How the text was obtained: it decides how far the text can be trusted."""
+
+    TEXT_LAYER = "text_layer"
+    OCR = "ocr"
+    TABLE = "table"
+    MARKUP = "markup"
+
+
+class BBox(_Record):
+    """A rectangle in PDF points, origin top-left."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    @property
+    def width(self) -> float:
+        return self.x1 - self.x0
+
+    @property
+    def height(self) -> float:
+        return self.y1 - self.y0
+
+
+class SourceFile(_Record):
+    """One input file, identified by its content hash so that renames and mtimes do not matter."""
+
+    path: str = Field(description="Absolute path on the machine that ran the ingest.")
+    relpath: str = Field(description="Path relative to the ingest root, POSIX separators; the KB's key.")
+    sha256: str
+    size: int
+    format: str = Field(description="Detected from content, not the extension: pdf, docx, html, ...")
+
+
+class Element(_Record):
+    """One block of a document in reading order."""
+
+    kind: ElementKind
+    text: str
+    page: int | None = Field(default=None, description="1-based page index; None for unpaginated formats.")
+    bbox: BBox | None = None
+    level: int | None = Field(default=None, description="Heading level, 1 = top; None for non-headings.")
+    font_size: float | None = None
+    bold: bool | None = None
+    parser: str = Field(description="Name of the parser plugin that produced the element.")
+    method: ExtractionMethod = ExtractionMethod.TEXT_LAYER
+    confidence: float | None = Field(default=None, description="OCR confidence 0..1 where there is one.")
+    html: str | None = Field(default=None, description="HTML rendering, for tables.")
+    meta: dict[str, MetaValue] = Field(default_factory=dict)
+
+
+class PageInfo(_Record):
+    """What the parser learned about a page as a whole."""
+
+    number: int
+    width: float
+    height: float
+    n_chars: int = Field(description="Characters in the text layer of the page.")
+    has_text_layer: bool
+    image_area_ratio: float = Field(default=0.0, description="Share of the page covered by images.")
+    label: str | None = None
+
+    @property
+    def looks_scanned(self) -> bool:
+        """No usable text, but an image covering much of the page: a scan that needs OCR."""
+        return not self.has_text_layer and self.image_area_ratio >= 0.3
+
+
+class Document(_Record):
+    """A parsed file: its elements in reading order, plus page facts and parser warnings."""
+
+    source: SourceFile
+    parser: str
+    elements: tuple[Element, ...]
+    pages: tuple[PageInfo, ...] = ()
+    title: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def pages_without_text(self) -> tuple[int, ...]:
+        return tuple(p.number for p in self.pages if not p.has_text_layer)
+
+
+class Chunk(_Record):
+    """A retrievable unit of text with enough provenance to cite it."""
+
+    id: str = Field(description="Stable: derived from the source path, the text and its occurrence.")
+    source: str = Field(description="SourceFile.relpath of the file the chunk comes from.")
+    source_sha256: str
+    chunk_index: int = Field(description="Position of the chunk within its document, from 0.")
+    text: str
+    heading_path: tuple[str, ...] = ()
+    pages: tuple[int, ...] = ()
+    kinds: tuple[ElementKind, ...] = ()
+    n_tokens: int
+    meta: dict[str, MetaValue] = Field(default_factory=dict)
+
+    @staticmethod
+    def make_id(source: str, text: str, occurrence: int = 0) -> str:
+        """Same file path + same text (+ which repeat of it) -> same id, on every re-ingest."""
+        digest = hashlib.sha256(f"{source}\x00{occurrence}\x00{text}".encode()).hexdigest()
+        return digest[:32]
+
+    def embedding_text(self, with_heading_path: bool) -> str:
+        """The heading path tells the embedder what a terse chunk is about ("Costs" of *what*)."""
+        if with_heading_path and self.heading_path:
+            return " > ".join(self.heading_path) + "\n" + self.text
+        return self.text
+
+
+class ChunkRow(_Record):
+    """A row of the LanceDB ``chunks`` table (the vector column is ``vector``)."""
+
+    id: str
+    source: str
+    source_sha256: str
+    chunk_index: int
+    text: str
+    heading_path: list[str]
+    pages: list[int]
+    page_start: int | None
+    page_end: int | None
+    kinds: list[str]
+    n_tokens: int
+    parser: str
+    meta_json: str = Field(description="Chunk.meta serialised as JSON (Arrow needs a fixed schema).")
+    kb_version: int = Field(description="The KB version whose ingest wrote this row.")
+    vector: list[float]
+
+
+class EmbeddingModelInfo(_Record):
+    """Everything that must match between building a KB and querying it."""
+
+    name: str = Field(description="Canonical model name, e.g. BAAI/bge-m3.")
+    provider: str = Field(description="Embedder plugin that loaded it, e.g. flagembedding.")
+    location: str = Field(description="Hub name or local folder it was loaded from.")
+    dim: int
+    normalize: bool
+    pooling: str
+    max_length: int
+    query_instruction: str | None = None
+
+    def compatible_with(self, other: EmbeddingModelInfo) -> bool:
+        """Vectors are comparable only if model, pooling and normalisation all agree."""
+        return (self.name, self.dim, self.normalize, self.pooling) == (
+            other.name,
+            other.dim,
+            other.normalize,
+            other.pooling,
+        )
+
+
+class FileStatus(str, Enum):
+    INGESTED = "ingested"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+    REMOVED = "removed"
+
+
+class FileRecord(_Record):
+    """One input file's fate in one ingest; the manifest keeps one per file."""
+
+    relpath: str
+    sha256: str | None
+    size: int | None
+    format: str | None
+    status: FileStatus
+    parser: str | None = None
+    pages: int = 0
+    pages_without_text: list[int] = Field(default_factory=list)
+    chunks: int = 0
+    error: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class PluginInfo(_Record):
+    name: str
+    version: str
+    kind: str
+
+
+class VersionCounts(_Record):
+    files_seen: int
+    files_ingested: int
+    files_unchanged: int
+    files_failed: int
+    files_removed: int
+    pages: int
+    pages_without_text: int
+    chunks_added: int
+    chunks_removed: int
+    chunks_total: int
+
+
+class Manifest(_Record):
+    """The commit record of one KB version: a version exists if and only if its manifest does."""
+
+    kb_version: int
+    parent_version: int | None
+    created_at: datetime
+    kbbuild_version: str
+    table_versions: dict[str, int] = Field(description="LanceDB table name -> table version of this KB version.")
+    config: dict[str, object] = Field(description="The effective settings of the run (see config schema).")
+    config_fingerprint: str = Field(description="Hash of the settings that change chunks or vectors.")
+    embedding: EmbeddingModelInfo
+    plugins: list[PluginInfo]
+    files: list[FileRecord]
+    counts: VersionCounts
+    timings: dict[str, float] = Field(description="Seconds per stage.")
+    notes: list[str] = Field(default_factory=list)
+
+
+class SearchHit(_Record):
+    """One query result, with what a reader needs to cite it."""
+
+    rank: int
+    score: float = Field(description="Cosine similarity for vector search (higher is better).")
+    chunk_id: str
+    source: str
+    pages: list[int]
+    heading_path: list[str]
+    text: str
+    kb_version: int
+
+
+class IngestReport(_Record):
+    """What one ``kbbuild ingest`` did; printed as the run summary (or as JSON with ``--json``)."""
+
+    kb_path: str
+    kb_version: int | None = Field(description="The version committed by this run; None if none was.")
+    exit_code: int
+    files: list[FileRecord]
+    unsupported: list[str] = Field(description="Files skipped because no parser reads their format.")
+    counts: VersionCounts
+    timings: dict[str, float]
+    seconds: float
+    notes: list[str]

@@ -1,0 +1,1 @@
+"""The knowledge base on disk: LanceDB tables plus one manifest per KB version."""

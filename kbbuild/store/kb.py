@@ -1,0 +1,203 @@
+"""A knowledge base folder: reading versions and searching them.
+
+Layout of a KB folder::
+
+    kbbuild-kb.json      marks the folder as a kbbuild KB (format version)
+    lancedb/             the LanceDB database (table ``chunks``)
+    versions/NNNNNNNN.json  one manifest per KB version (see ``store.manifest``)
+    .lock                held by the one ingest allowed to write at a time
+
+Readers always go through a manifest, which names the LanceDB table version to check out; rows
+written by an ingest that has not committed (or crashed) are therefore never visible.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kbbuild.errors import KBError
+from kbbuild.records import Manifest, SearchHit
+from kbbuild.store.manifest import list_versions, read_manifest
+from kbbuild.store.schema import CHUNKS_TABLE
+
+if TYPE_CHECKING:
+    from kbbuild.config import Settings
+    from kbbuild.plugins import Registry
+    from kbbuild.providers import Embedder
+
+MARKER = "kbbuild-kb.json"
+DATA_DIR = "lancedb"
+LOCK_FILE = ".lock"
+FORMAT = 1
+
+
+class KB:
+    """A KB folder. Cheap to construct; nothing heavy is loaded until a query needs it."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    # -- opening -----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> KB:
+        kb = cls(path)
+        if not (kb.path / MARKER).is_file():
+            raise KBError(f"no knowledge base at {kb.path} (run `kbbuild ingest DOCS --kb {kb.path}` first)")
+        return kb
+
+    @classmethod
+    def open_or_create(cls, path: str | Path) -> KB:
+        kb = cls(path)
+        if (kb.path / MARKER).is_file():
+            return kb
+        if kb.path.exists() and (not kb.path.is_dir() or any(kb.path.iterdir())):
+            raise KBError(
+                f"{kb.path} exists and is not a kbbuild KB; refusing to write into it "
+                "(choose an empty or new folder for --kb)"
+            )
+        kb.path.mkdir(parents=True, exist_ok=True)
+        marker = {"format": FORMAT, "created_at": datetime.now(timezone.utc).isoformat()}
+        (kb.path / MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
+        return kb
+
+    # -- versions ----------------------------------------------------------------------------
+    def versions(self) -> list[int]:
+        return list_versions(self.path)
+
+    def manifest(self, version: int | None = None) -> Manifest:
+        versions = self.versions()
+        if not versions:
+            raise KBError(f"the knowledge base at {self.path} has no committed version yet")
+        if version is None:
+            version = versions[-1]
+        if version not in versions:
+            raise KBError(f"KB version {version} does not exist (versions: {_span(versions)})")
+        return read_manifest(self.path, version)
+
+    def latest_manifest(self) -> Manifest | None:
+        versions = self.versions()
+        return read_manifest(self.path, versions[-1]) if versions else None
+
+    # -- tables ------------------------------------------------------------------------------
+    def connect(self):
+        import lancedb
+
+        return lancedb.connect(str(self.path / DATA_DIR))
+
+    def chunks_table(self, manifest: Manifest):
+        """The chunks table as it was at ``manifest``'s KB version (read-only view)."""
+        table = self.connect().open_table(CHUNKS_TABLE)
+        table.checkout(manifest.table_versions[CHUNKS_TABLE])
+        return table
+
+    # -- writing -----------------------------------------------------------------------------
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """One writer at a time. flock is released by the kernel when the holder dies, so a crashed
+        ingest never leaves a stale lock behind."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path / LOCK_FILE, "a+")  # noqa: SIM115 - held for the whole block
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as error:
+                if error.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                raise KBError(
+                    f"another ingest is writing to {self.path} (process {holder}); "
+                    "wait for it to finish, then run again"
+                ) from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            yield
+        finally:
+            handle.close()
+
+    # -- reading -----------------------------------------------------------------------------
+    def load_embedder(self, manifest: Manifest, registry: Registry, settings: Settings) -> Embedder:
+        """Load the model the version was built with, and prove it is the same model."""
+        recorded = manifest.embedding
+        provider = registry.named("embedders", recorded.provider)
+        location = recorded.location if Path(recorded.location).is_dir() else recorded.name
+        embedder = provider.load(location, settings)
+        if not embedder.info.compatible_with(recorded):
+            raise KBError(
+                f"the model loaded from {location} ({embedder.info.name}, {embedder.info.dim} dims) "
+                f"does not match the one KB version {manifest.kb_version} was built with "
+                f"({recorded.name}, {recorded.dim} dims)"
+            )
+        return embedder
+
+    def check_model_request(self, manifest: Manifest, requested: str, registry: Registry) -> None:
+        """Refuse, before any model is loaded, to search with a model other than the KB's."""
+        recorded = manifest.embedding
+        provider = registry.named("embedders", recorded.provider)
+        if provider.describe(requested) != recorded.name:
+            raise KBError(
+                f"KB version {manifest.kb_version} was built with {recorded.name} "
+                f"({recorded.dim} dims, {recorded.pooling} pooling); you asked to query with "
+                f"{provider.describe(requested)}. Vectors of different models are not comparable: "
+                "drop --embed-model to use the KB's own model, or rebuild the KB with "
+                f"`kbbuild ingest DOCS --kb {self.path} --full --embed-model {requested}`."
+            )
+
+    def query(
+        self,
+        text: str,
+        *,
+        k: int = 5,
+        version: int | None = None,
+        embed_model: str | None = None,
+        settings: Settings | None = None,
+        registry: Registry | None = None,
+    ) -> list[SearchHit]:
+        from kbbuild.config import Settings
+        from kbbuild.plugins import Registry, make_plugin_manager
+
+        settings = settings or Settings()
+        registry = registry or Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
+        manifest = self.manifest(version)
+        if embed_model is not None:
+            self.check_model_request(manifest, embed_model, registry)
+        if not text.strip():
+            raise KBError("the query is empty")
+        embedder = self.load_embedder(manifest, registry, settings)
+        vector = embedder.embed_queries([text])[0]
+        table = self.chunks_table(manifest)
+        metric = "cosine"
+        rows = (
+            table.search(vector.tolist(), vector_column_name="vector")
+            .metric(metric)
+            .select(["id", "source", "pages", "heading_path", "text", "_distance"])
+            .limit(k)
+            .to_list()
+        )
+        return [
+            SearchHit(
+                rank=rank,
+                score=round(1.0 - float(row["_distance"]), 6),
+                chunk_id=row["id"],
+                source=row["source"],
+                pages=list(row["pages"] or []),
+                heading_path=list(row["heading_path"] or []),
+                text=row["text"],
+                kb_version=manifest.kb_version,
+            )
+            for rank, row in enumerate(rows, start=1)
+        ]
+
+
+def _span(versions: list[int]) -> str:
+    return f"{versions[0]}..{versions[-1]}" if versions else "none"

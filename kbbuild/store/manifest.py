@@ -1,0 +1,54 @@
+"""Manifests: one JSON file per KB version, written atomically, and the only proof a version exists.
+
+The LanceDB tables are written first and may hold rows of an ingest that never finished; a version
+becomes visible only when its manifest (which names the exact table versions to read) is renamed
+into place. A crash before that leaves the previous manifest, and so the previous version, current.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from kbbuild.records import Manifest
+
+VERSIONS_DIR = "versions"
+
+
+def _path(kb: Path, version: int) -> Path:
+    return kb / VERSIONS_DIR / f"{version:08d}.json"
+
+
+def write_manifest(kb: Path, manifest: Manifest) -> Path:
+    target = _path(kb, manifest.kb_version)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        raise FileExistsError(f"KB version {manifest.kb_version} already exists: {target}")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".manifest-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(manifest.model_dump_json(indent=2))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return target
+
+
+def list_versions(kb: Path) -> list[int]:
+    folder = kb / VERSIONS_DIR
+    if not folder.is_dir():
+        return []
+    return sorted(int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit())
+
+
+def read_manifest(kb: Path, version: int) -> Manifest:
+    return Manifest.model_validate_json(_path(kb, version).read_text(encoding="utf-8"))

@@ -1,0 +1,152 @@
+"""The walking skeleton end to end on the bundled samples: real PDFs, real model, real LanceDB."""
+
+from __future__ import annotations
+
+import json
+
+import lancedb
+import pypdfium2
+import pytest
+
+from kbbuild import KB, ingest
+from kbbuild.records import FileStatus
+
+from .conftest import SAMPLES, quiet_settings
+
+pytestmark = pytest.mark.slow
+
+
+def _page_count(name: str) -> int:
+    return len(pypdfium2.PdfDocument(str(SAMPLES / name)))
+
+
+def _rows(kb):
+    return lancedb.connect(str(kb / "lancedb")).open_table("chunks").to_arrow().to_pylist()
+
+
+def test_every_sample_is_ingested(sample_kb):
+    _, report = sample_kb
+    names = sorted(p.name for p in SAMPLES.glob("*.pdf"))
+    assert [f.relpath for f in report.files] == names
+    assert all(f.status is FileStatus.INGESTED for f in report.files)
+    assert report.exit_code == 0
+    assert report.kb_version == 1
+    for record in report.files:
+        assert record.pages == _page_count(record.relpath)
+        assert record.chunks > 0
+
+
+def test_rows_match_report_and_pages_are_real(sample_kb):
+    kb, report = sample_kb
+    rows = _rows(kb)
+    assert len(rows) == report.counts.chunks_total == sum(f.chunks for f in report.files)
+    for name in {r["source"] for r in rows}:
+        pages = _page_count(name)
+        file_rows = [r for r in rows if r["source"] == name]
+        assert len(file_rows) == next(f.chunks for f in report.files if f.relpath == name)
+        for row in file_rows:
+            assert row["pages"], row
+            assert all(1 <= p <= pages for p in row["pages"])
+            assert row["page_start"] == min(row["pages"]) and row["page_end"] == max(row["pages"])
+            assert len(row["vector"]) == 384
+    # Chunk indexes of each file are 0..n-1: nothing lost or duplicated between stages.
+    for name in {r["source"] for r in rows}:
+        indexes = sorted(r["chunk_index"] for r in rows if r["source"] == name)
+        assert indexes == list(range(len(indexes)))
+
+
+def test_scanned_page_is_reported_not_hidden(sample_kb):
+    _, report = sample_kb
+    scanned = next(f for f in report.files if f.relpath == "riverside_scanned_notice.pdf")
+    assert scanned.pages_without_text == [2]
+    assert any("without a text layer" in w for w in scanned.warnings)
+    assert report.counts.pages_without_text == 1
+
+
+@pytest.mark.parametrize(
+    ("question", "source", "page"),
+    [
+        ("How often must the pressure sensor be recalibrated?", "northwind_field_manual.pdf", 3),
+        ("What does error code E17 mean?", "northwind_field_manual.pdf", 4),
+        ("What gross margin did Harbor Analytics report?", "harbor_q3_2026_results.pdf", 2),
+    ],
+)
+def test_question_finds_its_page_in_top_3(sample_kb, question, source, page):
+    kb, _ = sample_kb
+    hits = KB.open(kb).query(question, k=3, settings=quiet_settings())
+    assert any(h.source == source and page in h.pages for h in hits), [(h.source, h.pages) for h in hits]
+    assert hits == sorted(hits, key=lambda h: -h.score)
+
+
+def test_query_cli_prints_sources_and_json(sample_kb, cli):
+    kb, _ = sample_kb
+    text = cli("query", "pressure sensor recalibration interval", "--kb", kb, "-k", "2")
+    assert text.exit_code == 0
+    assert "northwind_field_manual.pdf" in text.output and "p.3" in text.output
+    as_json = cli("query", "pressure sensor recalibration interval", "--kb", kb, "-k", "2", "--json")
+    hits = json.loads(as_json.output)
+    assert len(hits) == 2
+    assert {"rank", "score", "source", "pages", "heading_path", "text", "chunk_id", "kb_version"} <= set(hits[0])
+
+
+def test_query_refuses_another_model_before_loading_it(sample_kb, cli):
+    kb, _ = sample_kb
+    result = cli("query", "anything", "--kb", kb, "--embed-model", "BAAI/bge-m3")
+    assert result.exit_code == 4
+    assert "built with sentence-transformers/all-MiniLM-L6-v2" in result.output
+    assert "BAAI/bge-m3" in result.output
+
+
+def test_manifest_records_model_hashes_and_counts(sample_kb):
+    kb, report = sample_kb
+    manifest = KB.open(kb).manifest()
+    assert manifest.kb_version == 1 and manifest.parent_version is None
+    assert manifest.embedding.name == "sentence-transformers/all-MiniLM-L6-v2"
+    assert (manifest.embedding.dim, manifest.embedding.pooling, manifest.embedding.normalize) == (384, "mean", True)
+    hashes = {f.relpath: f.sha256 for f in manifest.files}
+    import hashlib
+
+    for pdf in SAMPLES.glob("*.pdf"):
+        assert hashes[pdf.name] == hashlib.sha256(pdf.read_bytes()).hexdigest()
+    assert manifest.counts == report.counts
+    assert {p.kind for p in manifest.plugins} >= {"parser", "chunker", "embedder"}
+
+
+def test_reingest_creates_a_new_version_and_keeps_the_old(docs_copy, tmp_path, cli):
+    kb = tmp_path / "kb"
+    first = ingest(docs_copy, kb, quiet_settings())
+    second = ingest(docs_copy, kb, quiet_settings())
+    assert (first.kb_version, second.kb_version) == (1, 2)
+    assert second.counts.files_unchanged == len(first.files) and second.counts.chunks_added == 0
+    store = KB.open(kb)
+    assert store.versions() == [1, 2]
+    assert store.manifest(2).parent_version == 1
+    listing = json.loads(cli("versions", "--kb", kb, "--json").output)
+    assert [v["kb_version"] for v in listing] == [1, 2]
+    # Both versions stay queryable and hold the same rows.
+    q = "pressure sensor calibration"
+    v1 = store.query(q, k=3, version=1, settings=quiet_settings())
+    v2 = store.query(q, k=3, version=2, settings=quiet_settings())
+    assert [h.chunk_id for h in v1] == [h.chunk_id for h in v2]
+
+
+def test_changed_and_deleted_files_replace_their_rows(docs_copy, tmp_path):
+    kb = tmp_path / "kb"
+    ingest(docs_copy, kb, quiet_settings())
+    (docs_copy / "harbor_q3_2026_results.pdf").unlink()
+    # "Change" a file: give the field manual the Chinese policy's content.
+    (docs_copy / "northwind_field_manual.pdf").write_bytes((SAMPLES / "xinghe_travel_policy_zh.pdf").read_bytes())
+    report = ingest(docs_copy, kb, quiet_settings())
+    status = {f.relpath: f.status for f in report.files}
+    assert status["harbor_q3_2026_results.pdf"] is FileStatus.REMOVED
+    assert status["northwind_field_manual.pdf"] is FileStatus.INGESTED
+    assert status["xinghe_travel_policy_zh.pdf"] is FileStatus.UNCHANGED
+    rows = _rows(kb)
+    assert not [r for r in rows if r["source"] == "harbor_q3_2026_results.pdf"]
+    manual = [r for r in rows if r["source"] == "northwind_field_manual.pdf"]
+    assert manual and all(r["kb_version"] == 2 for r in manual)
+    assert not any("pressure sensor" in r["text"] for r in manual)
+    assert len(rows) == report.counts.chunks_total
+    # Version 1 still has the old content.
+    old = KB.open(kb).query("pressure sensor calibration", k=1, version=1, settings=quiet_settings())
+    assert old[0].source == "northwind_field_manual.pdf" and "pressure sensor" in old[0].text
