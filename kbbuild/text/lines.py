@@ -25,8 +25,9 @@ def join_lines(text: str) -> str:
     out = lines[0]
     for line in lines[1:]:
         prev, nxt = out[-1], line[0]
-        if prev == "-" and len(out) > 1 and out[-2].isalpha() and nxt.islower():
-            out = out[:-1] + line  # "manu-" + "facturing"
+        if prev == "-" and len(out) > 1 and out[-2].isalpha() and nxt.isalpha():
+            # "manu-" + "facturing" rejoins; "Well-" + "Known" keeps its hyphen.
+            out = (out[:-1] if nxt.islower() else out) + line
         elif is_cjk(prev) or is_cjk(nxt):
             out += line
         else:

@@ -1,0 +1,133 @@
+"""The plugin system: built-ins arrive through entry points like any third-party plugin, the
+example plugin in plugins/ works once installed, and hooks are called with typed records."""
+
+from __future__ import annotations
+
+from importlib import metadata
+
+import pytest
+
+from kbbuild import hookimpl, ingest
+from kbbuild.errors import PluginError
+from kbbuild.plugins import ENTRY_POINT_GROUP, Registry, make_plugin_manager
+from kbbuild.providers import Chunker, Enricher
+from kbbuild.records import Manifest
+
+from .conftest import quiet_settings
+
+SRT = """1
+00:00:01,000 --> 00:00:04,000
+Welcome to the quarterly maintenance briefing.
+
+2
+00:00:04,500 --> 00:00:09,000
+The new torque limit for the volute bolts is 38 newton metres.
+"""
+
+
+def test_builtins_are_registered_through_the_entry_point_group():
+    names = {ep.name: ep.value for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    assert names["pdf_textlayer"] == "kbbuild.parse.pdf.plugin"
+    pm = make_plugin_manager()
+    registered = {name for name, _ in pm.list_name_plugin()}
+    assert {"pdf_textlayer", "clean_text", "chunk_structure", "embed_flag", "export_jsonl"} <= registered
+    registry = Registry.from_plugin_manager(pm)
+    assert registry.parser_for("pdf", {}).name == "pdfminer"
+
+
+def test_example_plugin_is_discovered_and_parses_its_format(tmp_path, cli):
+    registry = Registry.from_plugin_manager(make_plugin_manager())
+    assert registry.parser_for("srt", {}).name == "srt"
+    listing = cli("plugins")
+    assert "kbbuild-srt" in listing.output and "srt" in listing.output
+
+
+@pytest.mark.slow
+def test_example_plugin_files_are_ingested_and_searchable(tmp_path):
+    from kbbuild import KB
+
+    docs = tmp_path / "talks"
+    docs.mkdir()
+    (docs / "briefing.srt").write_text(SRT, encoding="utf-8")
+    report = ingest(docs, tmp_path / "kb", quiet_settings())
+    assert report.exit_code == 0 and report.files[0].parser == "srt"
+    hit = KB.open(tmp_path / "kb").query("torque limit for volute bolts", k=1, settings=quiet_settings())[0]
+    assert hit.source == "briefing.srt" and "38 newton metres" in hit.text and hit.pages == []
+
+
+class _Recorder:
+    """A plugin object (pluggy accepts any object with hookimpls) that sees every stage."""
+
+    def __init__(self) -> None:
+        self.committed: list[Manifest] = []
+        self.enriched = 0
+
+    @hookimpl
+    def kbbuild_version_committed(self, kb_path, manifest):
+        self.committed.append(manifest)
+
+    @hookimpl
+    def kbbuild_register_enrichers(self, register):
+        recorder = self
+
+        class CountingEnricher(Enricher):
+            name = "count"
+            version = "0"
+
+            def enrich(self, chunks, settings):
+                recorder.enriched += len(chunks)
+                return [c.model_copy(update={"meta": {**c.meta, "enriched": True}}) for c in chunks]
+
+        register(CountingEnricher())
+
+
+@pytest.mark.slow
+def test_enrich_and_commit_hooks_run_in_the_pipeline(tmp_path):
+    import json
+
+    import lancedb
+
+    from .conftest import SAMPLES
+
+    recorder = _Recorder()
+    report = ingest(
+        SAMPLES / "harbor_q3_2026_results.pdf", tmp_path / "kb", quiet_settings(), extra_plugins=(recorder,)
+    )
+    assert [m.kb_version for m in recorder.committed] == [report.kb_version]
+    assert recorder.enriched == report.counts.chunks_added > 0
+    rows = lancedb.connect(str(tmp_path / "kb" / "lancedb")).open_table("chunks").to_arrow().to_pylist()
+    assert all(json.loads(r["meta_json"]) == {"enriched": True} for r in rows)
+    assert any(p.name == "count" and p.kind == "enricher" for p in recorder.committed[0].plugins)
+
+
+def test_provider_name_clash_and_wrong_type_are_refused():
+    class Twice:
+        @hookimpl
+        def kbbuild_register_chunkers(self, register):
+            class Dup(Chunker):
+                name = "structure"
+                version = "0"
+
+                def chunk(self, document, settings):
+                    return []
+
+            register(Dup())
+
+    with pytest.raises(PluginError, match="both named 'structure'"):
+        Registry.from_plugin_manager(make_plugin_manager(extra_plugins=(Twice(),)))
+
+    class Wrong:
+        @hookimpl
+        def kbbuild_register_parsers(self, register):
+            register(object())
+
+    with pytest.raises(PluginError, match="is not a Parser"):
+        Registry.from_plugin_manager(make_plugin_manager(extra_plugins=(Wrong(),)))
+
+
+def test_missing_plugin_module_and_pinned_parser_are_clear_errors():
+    with pytest.raises(PluginError, match="cannot import plugin module 'no_such_plugin'"):
+        make_plugin_manager(["no_such_plugin"])
+    registry = Registry.from_plugin_manager(make_plugin_manager())
+    with pytest.raises(PluginError, match="parser 'docling' pinned for pdf is not available"):
+        registry.parser_for("pdf", {"pdf": "docling"})
