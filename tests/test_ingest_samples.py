@@ -131,6 +131,11 @@ def test_reingest_creates_a_new_version_and_keeps_the_old(docs_copy, tmp_path, c
     store = KB.open(kb)
     assert store.versions() == [1, 2]
     assert store.manifest(2).parent_version == 1
+    tags = lancedb.connect(str(kb / "lancedb")).open_table("chunks").tags.list()
+    assert {name: tags[name]["version"] for name in ("kb-v1", "kb-v2")} == {
+        "kb-v1": store.manifest(1).table_versions["chunks"],
+        "kb-v2": store.manifest(2).table_versions["chunks"],
+    }
     listing = json.loads(cli("versions", "--kb", kb, "--json").output)
     assert [v["kb_version"] for v in listing] == [1, 2]
     # Both versions stay queryable and hold the same rows.

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import textwrap
+from collections import Counter
+from pathlib import PurePosixPath
 
 from kbbuild.errors import ExitCode
 from kbbuild.records import FileStatus, IngestReport, Manifest, SearchHit
@@ -24,6 +26,14 @@ def pages_label(pages: list[int]) -> str:
     return "pp." + ",".join(map(str, pages))
 
 
+def _skipped(unsupported: list[str]) -> str:
+    if not unsupported:
+        return ""
+    kinds = Counter(PurePosixPath(path).suffix.lstrip(".").lower() or "no extension" for path in unsupported)
+    listed = ", ".join(f"{count} {kind}" for kind, count in kinds.most_common())
+    return f"; {len(unsupported)} skipped, no parser for them ({listed})"
+
+
 def ingest_summary(report: IngestReport) -> str:
     c = report.counts
     t = report.timings
@@ -32,8 +42,7 @@ def ingest_summary(report: IngestReport) -> str:
     lines = [
         f"kbbuild ingest: {version} in {report.kb_path}",
         f"  files   {c.files_seen} seen: {c.files_ingested} ingested, {c.files_unchanged} unchanged, "
-        f"{c.files_failed} failed, {c.files_removed} removed"
-        + (f"; {len(report.unsupported)} skipped (no parser for their format)" if report.unsupported else ""),
+        f"{c.files_failed} failed, {c.files_removed} removed" + _skipped(report.unsupported),
         f"  pages   {c.pages} parsed"
         + (f", {c.pages_without_text} without a text layer" if c.pages_without_text else ""),
         f"  chunks  {c.chunks_added} added, {c.chunks_removed} removed, {c.chunks_total} in the KB",

@@ -12,15 +12,15 @@ import traceback
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pluggy
 from tqdm import tqdm
 
 from kbbuild.config import Settings
 from kbbuild.errors import ExitCode, InputError, KbbuildError
-from kbbuild.pipeline.discover import discover
+from kbbuild.pipeline.discover import Discovery, discover
 from kbbuild.plugins import Registry, kbbuild_version, make_plugin_manager
 from kbbuild.providers import Embedder, ParseContext
 from kbbuild.records import (
@@ -52,15 +52,15 @@ class _Timer:
 class _Run:
     """State of one ingest run; ``ingest()`` below is the entry point."""
 
-    def __init__(self, registry: Registry, settings: Settings, pm: pluggy.PluginManager, debug: bool) -> None:
+    def __init__(self, registry: Registry, settings: Settings, debug: bool) -> None:
         self.registry = registry
         self.settings = settings
-        self.pm = pm
         self.debug = debug
         self.timer = _Timer()
         self.chunker = registry.named("chunkers", settings.chunk.strategy)
         self.embed_provider = registry.named("embedders", settings.embed.provider)
         self._embedder: Embedder | None = None
+        self.pages_seen = 0
 
     @property
     def embedder(self) -> Embedder:
@@ -77,25 +77,29 @@ class _Run:
         def on_page(_page: int) -> None:
             nonlocal pages_done
             pages_done += 1
-            bar.set_postfix_str(f"{source.relpath[-40:]} p.{pages_done}", refresh=False)
+            self.pages_seen += 1
+            bar.set_postfix_str(f"{self.pages_seen} pages | {source.relpath[-40:]} p.{pages_done}", refresh=False)
 
+        stage = "parse"
         try:
-            with self.timer.stage("parse"):
+            with self.timer.stage(stage):
                 document = parser.parse(source, ParseContext(self.settings, on_page))
-            with self.timer.stage("clean"):
+            stage = "clean"
+            with self.timer.stage(stage):
                 for cleaner in self.registry.cleaners:
                     document = cleaner.clean(document, self.settings)
-            with self.timer.stage("chunk"):
+            stage = "chunk"
+            with self.timer.stage(stage):
                 chunks = self.chunker.chunk(document, self.settings)
-            with self.timer.stage("enrich"):
+            stage = "enrich"
+            with self.timer.stage(stage):
                 for enricher in self.registry.enrichers:
                     chunks = enricher.enrich(chunks, self.settings)
             texts = [c.embedding_text(self.settings.chunk.embed_heading_path) for c in chunks]
             embedder = self.embedder
-            with self.timer.stage("embed"):
+            stage = "embed"
+            with self.timer.stage(stage):
                 vectors = embedder.embed_documents(texts)
-            with self.timer.stage("store"):
-                writer.add(to_rows(chunks, vectors, parser.name, writer.version))
         except InputError as error:
             return self._failure(source, parser.name, str(error))
         except KbbuildError:
@@ -104,7 +108,13 @@ class _Run:
             if self.debug:
                 raise
             detail = traceback.format_exception_only(type(error), error)[-1].strip()
-            return self._failure(source, parser.name, f"internal error in {parser.name}: {detail}")
+            return self._failure(source, parser.name, f"internal error while {stage} ({parser.name}): {detail}")
+        # Past this point an error is the KB's, not the file's: it aborts the run before any commit.
+        with self.timer.stage("store"):
+            writer.add(to_rows(chunks, vectors, parser.name, writer.version))
+        warnings = list(document.warnings)
+        if not chunks:
+            warnings.append("no text was extracted: nothing from this file is searchable")
         return FileRecord(
             relpath=source.relpath,
             sha256=source.sha256,
@@ -115,7 +125,7 @@ class _Run:
             pages=len(document.pages),
             pages_without_text=list(document.pages_without_text),
             chunks=len(chunks),
-            warnings=list(document.warnings),
+            warnings=warnings,
         )
 
     @staticmethod
@@ -131,11 +141,66 @@ class _Run:
         )
 
 
-def _unchanged(source: SourceFile, previous: dict[str, FileRecord]) -> FileRecord | None:
-    old = previous.get(source.relpath)
-    if old and old.sha256 == source.sha256 and old.status in (FileStatus.INGESTED, FileStatus.UNCHANGED):
-        return old.model_copy(update={"status": FileStatus.UNCHANGED, "warnings": []})
-    return None
+@dataclass
+class _Plan:
+    """What this ingest will do, decided before anything is written."""
+
+    previous: Manifest | None
+    rebuild: bool
+    todo: list[SourceFile] = field(default_factory=list)
+    unchanged: list[FileRecord] = field(default_factory=list)
+    removed: list[FileRecord] = field(default_factory=list)
+    previous_files: dict[str, FileRecord] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def _plan(found: Discovery, previous: Manifest | None, fingerprint: str, full: bool) -> _Plan:
+    rebuild = full or previous is None or previous.config_fingerprint != fingerprint
+    plan = _Plan(previous=previous, rebuild=rebuild)
+    if previous is not None and rebuild:
+        plan.notes.append(
+            "--full: every file is processed again"
+            if full
+            else "parse/chunk/embedding settings changed since the last version: every file is processed again"
+        )
+    if previous is not None and not rebuild:
+        plan.previous_files = {f.relpath: f for f in previous.files if f.status is not FileStatus.REMOVED}
+    for source in found.sources:
+        old = plan.previous_files.get(source.relpath)
+        if old and old.sha256 == source.sha256 and old.status in (FileStatus.INGESTED, FileStatus.UNCHANGED):
+            plan.unchanged.append(old.model_copy(update={"status": FileStatus.UNCHANGED, "warnings": []}))
+        else:
+            plan.todo.append(source)
+    present = {s.relpath for s in found.sources} | {f.relpath for f in found.failures}
+    plan.removed = [
+        FileRecord(
+            relpath=old.relpath,
+            sha256=old.sha256,
+            size=old.size,
+            format=old.format,
+            status=FileStatus.REMOVED,
+            parser=old.parser,
+        )
+        for old in plan.previous_files.values()
+        if old.relpath not in present
+    ]
+    return plan
+
+
+def _counts(found: Discovery, records: list[FileRecord], writer: KBWriter | None, total: int) -> VersionCounts:
+    processed = [r for r in records if r.status is FileStatus.INGESTED]
+    return VersionCounts(
+        files_seen=len(found.sources) + len(found.failures),
+        files_ingested=len(processed),
+        files_unchanged=sum(r.status is FileStatus.UNCHANGED for r in records),
+        files_failed=sum(r.status is FileStatus.FAILED for r in records),
+        files_removed=sum(r.status is FileStatus.REMOVED for r in records),
+        pages=sum(r.pages for r in processed),
+        pages_without_text=sum(len(r.pages_without_text) for r in processed),
+        chunks_added=writer.rows_added if writer else 0,
+        chunks_removed=writer.rows_removed if writer else 0,
+        chunks_total=total,
+    )
 
 
 def ingest(
@@ -147,7 +212,11 @@ def ingest(
     debug: bool = False,
     extra_plugins: tuple[object, ...] = (),
 ) -> IngestReport:
-    """Ingest a folder (or one file) into the KB at ``kb_path`` as a new KB version."""
+    """Ingest a folder (or one file) into the KB at ``kb_path`` as a new KB version.
+
+    Nothing is committed when there is no input at all or no file could be read: an empty or
+    mistyped input folder must never turn into a version that deletes the whole KB.
+    """
     started = time.perf_counter()
     settings = settings or Settings()
     input_path = Path(input_path)
@@ -155,157 +224,81 @@ def ingest(
         raise InputError(f"input path does not exist: {input_path}")
     pm = make_plugin_manager(settings.plugins, extra_plugins)
     registry = Registry.from_plugin_manager(pm)
-    run = _Run(registry, settings, pm, debug)
+    run = _Run(registry, settings, debug)
     kb = KB.open_or_create(kb_path)
     with kb.write_lock():
         previous = kb.latest_manifest()
         with run.timer.stage("discover"):
             found = discover(input_path, settings, registry.supported_formats())
-        notes: list[str] = []
-        fingerprint = settings.fingerprint()
-        rebuild = full or previous is None or previous.config_fingerprint != fingerprint
-        if previous is not None and rebuild:
-            notes.append(
-                "--full: every file is processed again"
-                if full
-                else "parse/chunk/embedding settings changed since the last version: every file is processed again"
+        plan = _plan(found, previous, settings.fingerprint(), full)
+        records = [*found.failures, *plan.unchanged]
+
+        def report(version: int | None, code: ExitCode, writer: KBWriter | None, total: int) -> IngestReport:
+            records.sort(key=lambda r: r.relpath)
+            return IngestReport(
+                kb_path=str(kb.path),
+                kb_version=version,
+                exit_code=int(code),
+                files=records,
+                unsupported=found.unsupported,
+                counts=_counts(found, records, writer, total),
+                timings={name: round(value, 3) for name, value in run.timer.seconds.items()},
+                seconds=round(time.perf_counter() - started, 3),
+                notes=plan.notes,
             )
-        previous_files = {} if (previous is None or rebuild) else {f.relpath: f for f in previous.files}
 
-        records: list[FileRecord] = list(found.failures)
-        todo: list[SourceFile] = []
-        for source in found.sources:
-            kept = _unchanged(source, previous_files)
-            if kept:
-                records.append(kept)
-            else:
-                todo.append(source)
+        previous_total = previous.counts.chunks_total if previous else 0
+        if not found.sources and not found.failures:
+            plan.notes.append(f"no supported files found under {input_path}; the KB is unchanged")
+            return report(None, ExitCode.NOTHING_INGESTED, None, previous_total)
+        if not plan.todo and not plan.unchanged:
+            plan.notes.append("no file could be read; the KB is unchanged")
+            return report(None, ExitCode.NOTHING_INGESTED, None, previous_total)
 
-        if previous is None and not todo:
-            return _nothing_to_commit(kb, input_path, found, records, started)
-        embedding = run.embedder.info if todo else previous.embedding
-        writer = KBWriter(kb, previous, embedding, rebuild)
-        notes.extend(writer.notes)
-        bar = tqdm(
-            total=len(todo),
-            unit="file",
-            desc="ingest",
-            disable=not settings.ingest.progress,
-            dynamic_ncols=True,
-        )
-        processed: list[FileRecord] = []
-        with bar:
-            for source in todo:
-                processed.append(run.process(source, writer, bar))
+        embedding = run.embedder.info if plan.todo else previous.embedding
+        writer = KBWriter(kb, previous, embedding, plan.rebuild)
+        plan.notes.extend(writer.notes)
+        with tqdm(
+            total=len(plan.todo), unit="file", desc="ingest", disable=not settings.ingest.progress, dynamic_ncols=True
+        ) as bar:
+            for source in plan.todo:
+                records.append(run.process(source, writer, bar))
                 bar.update(1)
-        records.extend(processed)
+        ingested = [r.relpath for r in records if r.status is FileStatus.INGESTED]
+        for record in records:
+            old = plan.previous_files.get(record.relpath)
+            if record.status is FileStatus.FAILED and old is not None and old.chunks:
+                plan.notes.append(f"{record.relpath}: failed this time; its rows from the previous version are kept")
+        if not ingested and not plan.unchanged and not plan.removed:
+            plan.notes.append("no file could be ingested; the KB is unchanged")
+            return report(None, ExitCode.NOTHING_INGESTED, writer, previous_total)
 
-        present = {s.relpath for s in found.sources} | {f.relpath for f in found.failures}
-        removed = [
-            FileRecord(
-                relpath=old.relpath,
-                sha256=old.sha256,
-                size=old.size,
-                format=old.format,
-                status=FileStatus.REMOVED,
-                parser=old.parser,
-            )
-            for old in previous_files.values()
-            if old.relpath not in present and old.status is not FileStatus.REMOVED
-        ]
-        records.extend(removed)
+        records.extend(plan.removed)
         with run.timer.stage("store"):
             writer.flush()
-            reprocessed = [r.relpath for r in processed if r.status is FileStatus.INGESTED]
-            writer.remove_older_rows(reprocessed + [r.relpath for r in removed])
+            writer.remove_older_rows([*ingested, *(r.relpath for r in plan.removed)])
             table_version = writer.table_version()
-            total_rows = writer.total_rows()
-
-        failed = [r for r in records if r.status is FileStatus.FAILED]
-        for record in failed:
-            if record.relpath in previous_files and previous_files[record.relpath].chunks:
-                notes.append(f"{record.relpath}: failed this time; its rows from the previous version are kept")
-        records.sort(key=lambda r: r.relpath)
-        counts = VersionCounts(
-            files_seen=len(found.sources) + len(found.failures),
-            files_ingested=sum(r.status is FileStatus.INGESTED for r in records),
-            files_unchanged=sum(r.status is FileStatus.UNCHANGED for r in records),
-            files_failed=len(failed),
-            files_removed=len(removed),
-            pages=sum(r.pages for r in processed),
-            pages_without_text=sum(len(r.pages_without_text) for r in processed),
-            chunks_added=writer.rows_added,
-            chunks_removed=writer.rows_removed,
-            chunks_total=total_rows,
+            total = writer.total_rows()
+        failed = any(r.status is FileStatus.FAILED for r in records)
+        result = report(writer.version, ExitCode.PARTIAL_FAILURE if failed else ExitCode.OK, writer, total)
+        manifest = Manifest(
+            kb_version=writer.version,
+            parent_version=previous.kb_version if previous else None,
+            created_at=datetime.now(timezone.utc),
+            kbbuild_version=kbbuild_version(),
+            table_versions={CHUNKS_TABLE: table_version},
+            config=settings.model_dump(mode="json"),
+            config_fingerprint=settings.fingerprint(),
+            embedding=embedding,
+            plugins=registry.describe(),
+            files=result.files,
+            counts=result.counts,
+            timings=result.timings,
+            notes=result.notes,
         )
-        nothing_worked = failed and not counts.files_ingested and not counts.files_unchanged and not removed
-        no_input = not found.sources and not found.failures
-        if no_input:
-            notes.append(f"no supported files found under {input_path}")
-        if nothing_worked or no_input:
-            exit_code = ExitCode.NOTHING_INGESTED
-            version = None
-        else:
-            exit_code = ExitCode.PARTIAL_FAILURE if failed else ExitCode.OK
-            version = writer.version
-        timings = {name: round(value, 3) for name, value in run.timer.seconds.items()}
-        if version is not None:
-            manifest = Manifest(
-                kb_version=version,
-                parent_version=previous.kb_version if previous else None,
-                created_at=datetime.now(timezone.utc),
-                kbbuild_version=kbbuild_version(),
-                table_versions={CHUNKS_TABLE: table_version},
-                config=settings.model_dump(mode="json"),
-                config_fingerprint=fingerprint,
-                embedding=embedding,
-                plugins=registry.describe(),
-                files=records,
-                counts=counts,
-                timings=timings,
-                notes=notes,
-            )
-            writer.commit(manifest)
-            try:
-                pm.hook.kbbuild_version_committed(kb_path=kb.path, manifest=manifest)
-            except Exception as error:  # the version is durable; a plugin failing after it is a note
-                notes.append(f"a kbbuild_version_committed hook failed: {error}")
-    return IngestReport(
-        kb_path=str(kb.path),
-        kb_version=version,
-        exit_code=int(exit_code),
-        files=records,
-        unsupported=found.unsupported,
-        counts=counts,
-        timings=timings,
-        seconds=round(time.perf_counter() - started, 3),
-        notes=notes,
-    )
-
-
-def _nothing_to_commit(kb: KB, input_path: Path, found, records: list[FileRecord], started: float) -> IngestReport:
-    """A first ingest in which no file could even be parsed: no table, no version."""
-    note = "no file could be ingested" if records else f"no supported files found under {input_path}"
-    counts = VersionCounts(
-        files_seen=len(records),
-        files_ingested=0,
-        files_unchanged=0,
-        files_failed=len(records),
-        files_removed=0,
-        pages=0,
-        pages_without_text=0,
-        chunks_added=0,
-        chunks_removed=0,
-        chunks_total=0,
-    )
-    return IngestReport(
-        kb_path=str(kb.path),
-        kb_version=None,
-        exit_code=int(ExitCode.NOTHING_INGESTED),
-        files=sorted(records, key=lambda r: r.relpath),
-        unsupported=found.unsupported,
-        counts=counts,
-        timings={},
-        seconds=round(time.perf_counter() - started, 3),
-        notes=[note],
-    )
+        writer.commit(manifest)
+    try:
+        pm.hook.kbbuild_version_committed(kb_path=kb.path, manifest=manifest)
+    except Exception as error:  # the version is durable; a plugin failing after it is only a note
+        return result.model_copy(update={"notes": [*result.notes, f"a kbbuild_version_committed hook failed: {error}"]})
+    return result

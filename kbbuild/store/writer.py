@@ -84,4 +84,15 @@ class KBWriter:
         return self._table.version
 
     def commit(self, manifest: Manifest) -> None:
+        """Write the manifest (the commit), then tag the table version ``kb-vN`` in LanceDB so other
+        Lance tools can check out a KB version by name and cleanup never removes it."""
         write_manifest(self.kb.path, manifest)
+        tag = version_tag(manifest.kb_version)
+        if tag in self._table.tags.list():  # left by a run that died between manifest and tag
+            self._table.tags.update(tag, manifest.table_versions[CHUNKS_TABLE])
+        else:
+            self._table.tags.create(tag, manifest.table_versions[CHUNKS_TABLE])
+
+
+def version_tag(kb_version: int) -> str:
+    return f"kb-v{kb_version}"
