@@ -52,7 +52,7 @@ class ParseSettings(_Section):
 
 class ChunkSettings(_Section):
     strategy: str = Field(default="structure", description="Name of the chunker plugin.")
-    max_tokens: int = Field(default=220, ge=16, le=8192, description="Token budget of one chunk.")
+    max_tokens: int = Field(default=180, ge=16, le=8192, description="Token budget of one chunk.")
     overlap_tokens: int = Field(default=0, ge=0, description="Tokens repeated between split pieces.")
     embed_heading_path: bool = Field(
         default=True, description="Prepend 'A > B > C' heading path to the text that is embedded."

@@ -97,6 +97,11 @@ class Embedder(ABC):
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for queries (some models prepend an instruction to queries only)."""
 
+    def count_tokens(self, texts: Sequence[str]) -> list[int] | None:
+        """Tokens each text has for this model, or None when the model cannot tell. Text past
+        ``info.max_length`` tokens is cut off by the model and never reaches the vector."""
+        return None
+
 
 class EmbedderProvider(Provider):
     """Knows how to load models of one family/library. ``load`` is called at most once per model

@@ -105,3 +105,21 @@ def test_missing_kb_is_a_clear_error(tmp_path, cli):
     result = cli("query", "anything", "--kb", tmp_path / "nope")
     assert result.exit_code == 4
     assert "no knowledge base at" in result.output
+
+
+def test_chunks_longer_than_the_model_window_are_reported(tmp_path, cli):
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    folder = tmp_path / "long"
+    folder.mkdir()
+    text = " ".join(f"Clause {i} obliges the contractor to inspect valve assembly {i} weekly." for i in range(60))
+    SimpleDocTemplate(str(folder / "contract.pdf"), pagesize=A4).build(
+        [Paragraph(text, getSampleStyleSheet()["BodyText"])]
+    )
+    result = cli("ingest", folder, "--kb", tmp_path / "kb", "--chunk-tokens", "1000", "--no-progress")
+    assert result.exit_code == 0
+    assert "exceed the model's 256-token window" in result.output
+    normal = cli("ingest", folder, "--kb", tmp_path / "kb2", "--no-progress")
+    assert "token window" not in normal.output

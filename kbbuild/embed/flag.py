@@ -99,6 +99,10 @@ class FlagEmbedder(Embedder):
                 out[index] = vectors[row]
         return np.stack(out).astype(np.float32, copy=False)
 
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        encoded = self._model.tokenizer(list(texts), add_special_tokens=True, truncation=False)
+        return [len(ids) for ids in encoded["input_ids"]]
+
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, query=False)
 

@@ -100,6 +100,7 @@ class _Run:
             stage = "embed"
             with self.timer.stage(stage):
                 vectors = embedder.embed_documents(texts)
+                lengths = embedder.count_tokens(texts)
         except InputError as error:
             return self._failure(source, parser.name, str(error))
         except KbbuildError:
@@ -113,6 +114,13 @@ class _Run:
         with self.timer.stage("store"):
             writer.add(to_rows(chunks, vectors, parser.name, writer.version))
         warnings = list(document.warnings)
+        limit = embedder.info.max_length
+        truncated = sum(n > limit for n in lengths or ())
+        if truncated:
+            warnings.append(
+                f"{truncated} of {len(chunks)} chunks exceed the model's {limit}-token window and were "
+                "embedded truncated (lower --chunk-tokens)"
+            )
         if not chunks:
             warnings.append("no text was extracted: nothing from this file is searchable")
         return FileRecord(
