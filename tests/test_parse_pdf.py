@@ -94,3 +94,15 @@ def test_discovery_sniffs_content_not_extensions(tmp_path):
         "empty.pdf": "empty file (0 bytes)",
     }
     assert found.unsupported == ["photo.png"]
+
+
+def test_numbers_in_a_large_font_are_not_headings():
+    from kbbuild.parse.pdf.textlayer import _Block, _is_heading_shaped
+
+    def block(text):
+        return _Block(page=1, lines=[text], bbox=(0, 0, 1, 1), size=14, bold=True, n_chars=len(text))
+
+    assert not _is_heading_shaped(block("933 $"))
+    assert not _is_heading_shaped(block("2,345.6"))
+    assert _is_heading_shaped(block("Item 7. Management's Discussion"))
+    assert _is_heading_shaped(block("第三章 住宿标准"))

@@ -162,11 +162,16 @@ def _numbering_level(text: str) -> int | None:
 
 
 def _is_heading_shaped(block: _Block) -> bool:
+    """Short, not ending mid-sentence, and mostly words: "933 $" in a big font is a table figure."""
     text = block.text
+    visible = [c for c in text if not c.isspace()]
+    letters = sum(c.isalpha() for c in visible)
     return (
         0 < len(text) <= MAX_HEADING_CHARS
         and len(block.lines) <= MAX_HEADING_LINES
         and not text.rstrip().endswith((",", ";", "，", "；"))
+        and letters >= 2
+        and letters >= 0.5 * len(visible)
     )
 
 
