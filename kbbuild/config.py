@@ -50,6 +50,19 @@ class ParseSettings(_Section):
     )
 
 
+class OcrSettings(_Section):
+    enabled: bool = Field(default=True, description="OCR pages without a usable text layer.")
+    engine: str = Field(default="rapidocr", description="OCR engine plugin (text detection + recognition).")
+    layout: str | None = Field(default="rapid-layout", description="Layout model plugin; none = no regions.")
+    table: str | None = Field(default="rapid-table", description="Table structure plugin for table regions.")
+    dpi: int = Field(default=144, ge=72, le=600, description="Resolution pages are rendered at for OCR.")
+    figures: bool = Field(default=False, description="Also OCR the text inside figures.")
+    min_confidence: float = Field(default=0.5, ge=0, le=1, description="Drop OCR lines below this confidence.")
+    fix_english_spacing: bool = Field(
+        default=True, description="Re-insert spaces OCR drops between English words (dictionary segmentation)."
+    )
+
+
 class ChunkSettings(_Section):
     strategy: str = Field(default="structure", description="Name of the chunker plugin.")
     max_tokens: int = Field(default=180, ge=16, le=8192, description="Token budget of one chunk.")
@@ -80,6 +93,7 @@ class QuerySettings(_Section):
 class Settings(_Section):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     parse: ParseSettings = Field(default_factory=ParseSettings)
+    ocr: OcrSettings = Field(default_factory=OcrSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     query: QuerySettings = Field(default_factory=QuerySettings)
@@ -89,6 +103,7 @@ class Settings(_Section):
         """Hash of the settings that change chunk text or vectors: when it changes, old rows are stale."""
         relevant = {
             "parse": self.parse.model_dump(),
+            "ocr": self.ocr.model_dump(),
             "chunk": self.chunk.model_dump(),
             "embed": self.embed.model_dump(exclude={"device", "batch_size"}),
         }

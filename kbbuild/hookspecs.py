@@ -23,7 +23,17 @@ import pluggy
 if TYPE_CHECKING:
     import typer
 
-    from kbbuild.providers import Chunker, Cleaner, EmbedderProvider, Enricher, Exporter, Parser
+    from kbbuild.providers import (
+        Chunker,
+        Cleaner,
+        EmbedderProvider,
+        Enricher,
+        Exporter,
+        LayoutModel,
+        OcrEngine,
+        Parser,
+        TableModel,
+    )
     from kbbuild.records import Manifest
 
 PROJECT = "kbbuild"
@@ -39,6 +49,21 @@ def kbbuild_register_parsers(register: Callable[[Parser], None]) -> None:
     ``Parser.formats``; the highest ``Parser.priority`` wins a format unless the user pins a parser
     with ``[parse] <format> = "<name>"`` in kbbuild.toml.
     """
+
+
+@hookspec
+def kbbuild_register_ocr_engines(register: Callable[[OcrEngine], None]) -> None:
+    """Register OCR engines (text detection + recognition); ``[ocr] engine = "<name>"`` selects one."""
+
+
+@hookspec
+def kbbuild_register_layout_models(register: Callable[[LayoutModel], None]) -> None:
+    """Register page layout models; ``[ocr] layout = "<name>"`` selects one."""
+
+
+@hookspec
+def kbbuild_register_table_models(register: Callable[[TableModel], None]) -> None:
+    """Register table structure models for tables in page images; ``[ocr] table = "<name>"``."""
 
 
 @hookspec

@@ -16,7 +16,18 @@ import pluggy
 
 from kbbuild import hookspecs
 from kbbuild.errors import PluginError
-from kbbuild.providers import Chunker, Cleaner, EmbedderProvider, Enricher, Exporter, Parser, Provider
+from kbbuild.providers import (
+    Chunker,
+    Cleaner,
+    EmbedderProvider,
+    Enricher,
+    Exporter,
+    LayoutModel,
+    OcrEngine,
+    Parser,
+    Provider,
+    TableModel,
+)
 from kbbuild.records import PluginInfo
 
 ENTRY_POINT_GROUP = "kbbuild"
@@ -50,6 +61,9 @@ class Registry:
     enrichers: list[Enricher] = field(default_factory=list)
     embedders: list[EmbedderProvider] = field(default_factory=list)
     exporters: list[Exporter] = field(default_factory=list)
+    ocr_engines: list[OcrEngine] = field(default_factory=list)
+    layout_models: list[LayoutModel] = field(default_factory=list)
+    table_models: list[TableModel] = field(default_factory=list)
 
     @classmethod
     def from_plugin_manager(cls, pm: pluggy.PluginManager) -> Registry:
@@ -61,6 +75,9 @@ class Registry:
         hook.kbbuild_register_enrichers(register=registry._adder(registry.enrichers, Enricher))
         hook.kbbuild_register_embedders(register=registry._adder(registry.embedders, EmbedderProvider))
         hook.kbbuild_register_exporters(register=registry._adder(registry.exporters, Exporter))
+        hook.kbbuild_register_ocr_engines(register=registry._adder(registry.ocr_engines, OcrEngine))
+        hook.kbbuild_register_layout_models(register=registry._adder(registry.layout_models, LayoutModel))
+        hook.kbbuild_register_table_models(register=registry._adder(registry.table_models, TableModel))
         registry.cleaners.sort(key=lambda c: (c.order, c.name))
         registry.enrichers.sort(key=lambda e: (e.order, e.name))
         if not registry.parsers:
@@ -111,6 +128,9 @@ class Registry:
             *self.enrichers,
             *self.embedders,
             *self.exporters,
+            *self.ocr_engines,
+            *self.layout_models,
+            *self.table_models,
         ]
         return [PluginInfo(name=p.name, version=p.version, kind=p.kind) for p in everything]
 

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from kbbuild.records import Chunk, Document, EmbeddingModelInfo, SourceFile
+from kbbuild.records import Chunk, Document, EmbeddingModelInfo, LayoutRegion, OcrLine, SourceFile
 
 if TYPE_CHECKING:
     import numpy as np
 
     from kbbuild.config import Settings
+    from kbbuild.plugins import Registry
 
 
 class Provider(ABC):
@@ -34,6 +35,7 @@ class ParseContext:
 
     settings: Settings
     on_page: Callable[[int], None] = field(default=lambda page: None)
+    registry: Registry | None = None  # to find OCR/layout/table providers; None = parse without them
 
 
 class Parser(Provider):
@@ -127,3 +129,42 @@ class Exporter(Provider):
     @abstractmethod
     def export(self, kb_path: Path, version: int | None, out: Path) -> int:
         """Write the version (None = current) to ``out``; return the number of records written."""
+
+
+class _ModelProvider(Provider):
+    """A provider backed by model files: it can say whether it can run here, and why not."""
+
+    @abstractmethod
+    def unavailable_reason(self) -> str | None:
+        """None when usable; otherwise what is missing (package, model files), for ``kbbuild doctor``."""
+
+    def device(self) -> str:
+        return "cpu"
+
+
+class OcrEngine(_ModelProvider):
+    """Reads text lines from a page image (BGR uint8 array). Loads its models lazily, once."""
+
+    kind = "ocr_engine"
+
+    @abstractmethod
+    def recognize(self, image: np.ndarray) -> list[OcrLine]: ...
+
+
+class LayoutModel(_ModelProvider):
+    """Finds typed regions (title, text, table, figure, ...) on a page image."""
+
+    kind = "layout_model"
+
+    @abstractmethod
+    def detect(self, image: np.ndarray) -> list[LayoutRegion]: ...
+
+
+class TableModel(_ModelProvider):
+    """Recovers a table's structure from its image crop and the OCR lines inside it (crop pixels)."""
+
+    kind = "table_model"
+
+    @abstractmethod
+    def recognize(self, image: np.ndarray, lines: list[OcrLine]) -> str:
+        """The table as HTML (``<table>`` with ``<tr>``/``<td>``, header cells as ``<th>`` when known)."""

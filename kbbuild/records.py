@@ -78,6 +78,23 @@ class BBox(_Record):
         return self.y1 - self.y0
 
 
+class OcrLine(_Record):
+    """One line of text an OCR engine read, in the pixel space of the image it was given."""
+
+    text: str
+    bbox: BBox
+    confidence: float
+
+
+class LayoutRegion(_Record):
+    """A region a layout model found, in pixels. ``kind`` uses kbbuild's names: title, text, figure,
+    caption, table, header, footer, reference, formula (backends map their own classes to these)."""
+
+    kind: str
+    bbox: BBox
+    score: float
+
+
 class SourceFile(_Record):
     """One input file, identified by its content hash so that renames and mtimes do not matter."""
 
@@ -114,12 +131,21 @@ class PageInfo(_Record):
     n_chars: int = Field(description="Characters in the text layer of the page.")
     has_text_layer: bool
     image_area_ratio: float = Field(default=0.0, description="Share of the page covered by images.")
+    garbage_ratio: float = Field(
+        default=0.0, description="Share of text-layer characters that are unmapped glyphs, e.g. (cid:12)."
+    )
+    ocr: bool = Field(default=False, description="The page's elements come from OCR.")
     label: str | None = None
 
     @property
     def looks_scanned(self) -> bool:
         """No usable text, but an image covering much of the page: a scan that needs OCR."""
         return not self.has_text_layer and self.image_area_ratio >= 0.3
+
+    @property
+    def needs_ocr(self) -> bool:
+        """A scan, or a text layer made of glyphs without a Unicode mapping (unreadable as text)."""
+        return self.looks_scanned or self.garbage_ratio > 0.5
 
 
 class Document(_Record):
@@ -134,7 +160,12 @@ class Document(_Record):
 
     @property
     def pages_without_text(self) -> tuple[int, ...]:
-        return tuple(p.number for p in self.pages if not p.has_text_layer)
+        """Pages that had no usable text layer and were not OCRed: their text is missing."""
+        return tuple(p.number for p in self.pages if p.needs_ocr and not p.ocr)
+
+    @property
+    def pages_ocr(self) -> tuple[int, ...]:
+        return tuple(p.number for p in self.pages if p.ocr)
 
 
 class Chunk(_Record):
@@ -224,6 +255,7 @@ class FileRecord(_Record):
     parser: str | None = None
     pages: int = 0
     pages_without_text: list[int] = Field(default_factory=list)
+    pages_ocr: list[int] = Field(default_factory=list)
     chunks: int = 0
     error: str | None = None
     warnings: list[str] = Field(default_factory=list)
@@ -243,6 +275,7 @@ class VersionCounts(_Record):
     files_removed: int
     pages: int
     pages_without_text: int
+    pages_ocr: int
     chunks_added: int
     chunks_removed: int
     chunks_total: int

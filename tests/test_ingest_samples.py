@@ -55,12 +55,20 @@ def test_rows_match_report_and_pages_are_real(sample_kb):
         assert indexes == list(range(len(indexes)))
 
 
-def test_scanned_page_is_reported_not_hidden(sample_kb):
+def test_scanned_page_is_ocred_and_counted(sample_kb):
     _, report = sample_kb
     scanned = next(f for f in report.files if f.relpath == "riverside_scanned_notice.pdf")
-    assert scanned.pages_without_text == [2]
-    assert any("without a text layer" in w for w in scanned.warnings)
-    assert report.counts.pages_without_text == 1
+    assert scanned.pages_ocr == [2] and scanned.pages_without_text == []
+    assert report.counts.pages_ocr == 1 and report.counts.pages_without_text == 0
+
+
+def test_scanned_page_is_reported_when_ocr_is_off(tmp_path):
+    settings = quiet_settings()
+    settings.ocr.enabled = False
+    report = ingest(SAMPLES / "riverside_scanned_notice.pdf", tmp_path / "kb", settings)
+    record = report.files[0]
+    assert record.pages_without_text == [2] and record.pages_ocr == []
+    assert any("no usable text layer and OCR is disabled" in w for w in record.warnings)
 
 
 @pytest.mark.parametrize(
@@ -69,6 +77,7 @@ def test_scanned_page_is_reported_not_hidden(sample_kb):
         ("How often must the pressure sensor be recalibrated?", "northwind_field_manual.pdf", 3),
         ("What does error code E17 mean?", "northwind_field_manual.pdf", 4),
         ("What gross margin did Harbor Analytics report?", "harbor_q3_2026_results.pdf", 2),
+        ("When will the water supply in Building C be interrupted?", "riverside_scanned_notice.pdf", 2),
     ],
 )
 def test_question_finds_its_page_in_top_3(sample_kb, question, source, page):

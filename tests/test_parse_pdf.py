@@ -6,7 +6,7 @@ import pytest
 
 from kbbuild.config import Settings
 from kbbuild.errors import InputError
-from kbbuild.parse.pdf.plugin import PdfTextLayerParser
+from kbbuild.parse.pdf.plugin import PdfParser
 from kbbuild.pipeline.discover import discover
 from kbbuild.providers import ParseContext
 from kbbuild.records import ElementKind
@@ -17,7 +17,7 @@ from .conftest import SAMPLES
 def _parse(name: str):
     found = discover(SAMPLES / name, Settings(), {"pdf"})
     pages_seen: list[int] = []
-    doc = PdfTextLayerParser().parse(found.sources[0], ParseContext(Settings(), pages_seen.append))
+    doc = PdfParser().parse(found.sources[0], ParseContext(Settings(), pages_seen.append))
     return doc, pages_seen
 
 
@@ -29,7 +29,7 @@ def test_elements_carry_page_box_and_font():
         page = doc.pages[element.page - 1]
         box = element.bbox
         assert 0 <= box.x0 < box.x1 <= page.width and 0 <= box.y0 < box.y1 <= page.height
-        assert element.font_size and element.parser == "pdfminer"
+        assert element.font_size and element.parser == "pdf"
     sensor = next(e for e in doc.elements if "recalibrate" in e.text)
     assert sensor.page == 3 and sensor.kind is ElementKind.PARAGRAPH and sensor.font_size == 10.5
     # Top-left origin: the running header is above (smaller y) the body text on the same page.
@@ -56,13 +56,13 @@ def test_chinese_chapter_and_item_numbering_give_levels():
 
 
 def test_image_only_page_is_classified_as_scanned():
-    doc, _ = _parse("riverside_scanned_notice.pdf")
+    doc, _ = _parse("riverside_scanned_notice.pdf")  # no registry given: parsed without OCR
     first, second = doc.pages
     assert first.has_text_layer and not first.looks_scanned
     assert not second.has_text_layer and second.looks_scanned and second.image_area_ratio > 0.9
     assert doc.pages_without_text == (2,)
     assert not [e for e in doc.elements if e.page == 2]
-    assert "no OCR engine" in doc.warnings[0]
+    assert "were not OCRed" in doc.warnings[0]
 
 
 @pytest.mark.parametrize(
@@ -77,7 +77,7 @@ def test_broken_pdfs_raise_input_errors(tmp_path, content, reason):
     path.write_bytes(content)
     source = discover(path, Settings(), {"pdf"}).sources[0]
     with pytest.raises(InputError, match=reason):
-        PdfTextLayerParser().parse(source, ParseContext(Settings()))
+        PdfParser().parse(source, ParseContext(Settings()))
 
 
 def test_discovery_sniffs_content_not_extensions(tmp_path):

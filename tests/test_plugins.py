@@ -30,9 +30,9 @@ def test_builtins_are_registered_through_the_entry_point_group():
     assert names["pdf_textlayer"] == "kbbuild.parse.pdf.plugin"
     pm = make_plugin_manager()
     registered = {name for name, _ in pm.list_name_plugin()}
-    assert {"pdf_textlayer", "clean_text", "chunk_structure", "embed_flag", "export_jsonl"} <= registered
+    assert {"pdf_textlayer", "clean_text", "chunk_structure", "embed_flag", "export_jsonl", "ocr_rapid"} <= registered
     registry = Registry.from_plugin_manager(pm)
-    assert registry.parser_for("pdf", {}).name == "pdfminer"
+    assert registry.parser_for("pdf", {}).name == "pdf"
 
 
 def test_example_plugin_is_discovered_and_parses_its_format(tmp_path, cli):

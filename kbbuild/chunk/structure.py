@@ -115,8 +115,8 @@ class StructureChunking:
 
     def _take(self, element: Element) -> None:
         kind = element.kind
-        if kind.is_furniture:
-            return
+        if kind.is_furniture or not element.text.strip():
+            return  # furniture is not content; a figure without OCR'd text has nothing to index
         if kind is ElementKind.TITLE:
             self._flush()
             if self.title is None:

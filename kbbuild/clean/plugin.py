@@ -23,7 +23,7 @@ class LineJoiner(Cleaner):
     def clean(self, document: Document, settings: Settings) -> Document:
         elements = []
         for element in document.elements:
-            if element.html is not None or element.kind.value in ("table", "code", "formula"):
+            if element.html is not None or element.kind.value in ("table", "code", "formula", "figure"):
                 elements.append(element)
                 continue
             text = join_lines(element.text)

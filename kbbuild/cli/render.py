@@ -44,7 +44,8 @@ def ingest_summary(report: IngestReport) -> str:
         f"  files   {c.files_seen} seen: {c.files_ingested} ingested, {c.files_unchanged} unchanged, "
         f"{c.files_failed} failed, {c.files_removed} removed" + _skipped(report.unsupported),
         f"  pages   {c.pages} parsed"
-        + (f", {c.pages_without_text} without a text layer" if c.pages_without_text else ""),
+        + (f", {c.pages_ocr} by OCR" if c.pages_ocr else "")
+        + (f", {c.pages_without_text} without text (not OCRed)" if c.pages_without_text else ""),
         f"  chunks  {c.chunks_added} added, {c.chunks_removed} removed, {c.chunks_total} in the KB",
         f"  time    {report.seconds:.1f} s ("
         + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in t.items() if seconds >= 0.05)

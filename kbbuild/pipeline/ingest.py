@@ -83,7 +83,7 @@ class _Run:
         stage = "parse"
         try:
             with self.timer.stage(stage):
-                document = parser.parse(source, ParseContext(self.settings, on_page))
+                document = parser.parse(source, ParseContext(self.settings, on_page, self.registry))
             stage = "clean"
             with self.timer.stage(stage):
                 for cleaner in self.registry.cleaners:
@@ -132,6 +132,7 @@ class _Run:
             parser=parser.name,
             pages=len(document.pages),
             pages_without_text=list(document.pages_without_text),
+            pages_ocr=list(document.pages_ocr),
             chunks=len(chunks),
             warnings=warnings,
         )
@@ -205,6 +206,7 @@ def _counts(found: Discovery, records: list[FileRecord], writer: KBWriter | None
         files_removed=sum(r.status is FileStatus.REMOVED for r in records),
         pages=sum(r.pages for r in processed),
         pages_without_text=sum(len(r.pages_without_text) for r in processed),
+        pages_ocr=sum(len(r.pages_ocr) for r in processed),
         chunks_added=writer.rows_added if writer else 0,
         chunks_removed=writer.rows_removed if writer else 0,
         chunks_total=total,

@@ -1,33 +1,72 @@
-"""Registers the pdfminer.six text-layer parser for PDFs."""
+"""Registers the PDF parser: pdfminer.six text layer, OCR for pages that have no usable text."""
 
 from __future__ import annotations
 
 from importlib import metadata
 from pathlib import Path
 
+from kbbuild.config import OcrSettings
 from kbbuild.hookspecs import hookimpl
+from kbbuild.parse.pdf.ocr_page import OcrPageReader, OcrStack
 from kbbuild.parse.pdf.textlayer import PARSER_NAME, read_text_layer
+from kbbuild.plugins import Registry
 from kbbuild.providers import ParseContext, Parser
-from kbbuild.records import Document, SourceFile
+from kbbuild.records import Document, Element, ElementKind, PageInfo, SourceFile
 
 
-class PdfTextLayerParser(Parser):
+def build_ocr_stack(registry: Registry | None, settings: OcrSettings) -> tuple[OcrStack | None, list[str]]:
+    """The configured OCR models, or None with the reason; optional models missing are warnings."""
+    if registry is None:
+        return None, ["no plugin registry was given to the parser"]
+    engine = next((e for e in registry.ocr_engines if e.name == settings.engine), None)
+    if engine is None:
+        names = ", ".join(e.name for e in registry.ocr_engines) or "none installed"
+        return None, [f"OCR engine '{settings.engine}' is not available (have: {names})"]
+    reason = engine.unavailable_reason()
+    if reason:
+        return None, [f"OCR engine '{engine.name}' cannot run: {reason}"]
+    notes: list[str] = []
+    optional = {}
+    for kind, wanted in (("layout_models", settings.layout), ("table_models", settings.table)):
+        provider = next((p for p in getattr(registry, kind) if p.name == wanted), None) if wanted else None
+        if wanted and provider is None:
+            notes.append(f"{kind[:-1].replace('_', ' ')} '{wanted}' is not available; OCR runs without it")
+        elif provider is not None and (why := provider.unavailable_reason()):
+            notes.append(f"{provider.name} cannot run ({why}); OCR runs without it")
+            provider = None
+        optional[kind] = provider
+    return OcrStack(engine, optional["layout_models"], optional["table_models"]), notes
+
+
+def render_page(path: Path, page: int, dpi: int):
+    """A page as a BGR uint8 image at ``dpi``; one page in memory at a time."""
+    import pypdfium2
+
+    pdf = pypdfium2.PdfDocument(str(path))
+    try:
+        bitmap = pdf[page - 1].render(scale=dpi / 72.0)
+        return bitmap.to_numpy().copy()
+    finally:
+        pdf.close()
+
+
+class PdfParser(Parser):
     name = PARSER_NAME
-    version = f"1+pdfminer.six-{metadata.version('pdfminer.six')}"
+    version = f"2+pdfminer.six-{metadata.version('pdfminer.six')}"
     formats = frozenset({"pdf"})
     priority = 10
 
     def parse(self, source: SourceFile, context: ParseContext) -> Document:
-        elements, pages, title = read_text_layer(
-            Path(source.path), context.settings.parse.heading_size_ratio, context.on_page
-        )
-        warnings = []
-        scanned = [p.number for p in pages if p.looks_scanned]
-        if scanned:
-            warnings.append(
-                f"{len(scanned)} scanned page(s) without a text layer ({_ranges(scanned)}): "
-                "no OCR engine is installed in this build, their text is not indexed"
-            )
+        settings = context.settings
+        path = Path(source.path)
+        elements, pages, title = read_text_layer(path, settings.parse.heading_size_ratio, context.on_page)
+        warnings: list[str] = []
+        need_ocr = [p for p in pages if p.needs_ocr]
+        if need_ocr:
+            elements, pages, ocr_warnings = self._ocr(path, elements, pages, need_ocr, context)
+            warnings.extend(ocr_warnings)
+            if title is None:
+                title = next((e.text for e in elements if e.page == 1 and e.kind is ElementKind.HEADING), None)
         return Document(
             source=source,
             parser=self.name,
@@ -37,11 +76,33 @@ class PdfTextLayerParser(Parser):
             warnings=tuple(warnings),
         )
 
-
-def _ranges(numbers: list[int]) -> str:
-    return "pages " + ", ".join(str(n) for n in numbers)
+    def _ocr(
+        self,
+        path: Path,
+        elements: list[Element],
+        pages: list[PageInfo],
+        need_ocr: list[PageInfo],
+        context: ParseContext,
+    ) -> tuple[list[Element], list[PageInfo], list[str]]:
+        numbers = ", ".join(str(p.number) for p in need_ocr)
+        settings = context.settings.ocr
+        if not settings.enabled:
+            return elements, pages, [f"pages {numbers} have no usable text layer and OCR is disabled"]
+        stack, notes = build_ocr_stack(context.registry, settings)
+        if stack is None:
+            return elements, pages, [f"pages {numbers} have no usable text layer and were not OCRed: {notes[0]}"]
+        reader = OcrPageReader(stack, settings, self.name)
+        by_page: dict[int, list[Element]] = {}
+        for page in need_ocr:
+            image = render_page(path, page.number, settings.dpi)
+            by_page[page.number] = reader.read(image, page.number, settings.dpi)
+        merged = [e for e in elements if e.page not in by_page]
+        merged.extend(e for page_elements in by_page.values() for e in page_elements)
+        merged.sort(key=lambda e: e.page or 0)  # stable: reading order within a page is kept
+        pages = [p.model_copy(update={"ocr": True}) if p.number in by_page else p for p in pages]
+        return merged, pages, notes
 
 
 @hookimpl
 def kbbuild_register_parsers(register) -> None:
-    register(PdfTextLayerParser())
+    register(PdfParser())

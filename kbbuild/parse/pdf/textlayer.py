@@ -25,13 +25,16 @@ from pdfminer.psparser import PSEOF, PSException
 from kbbuild.errors import InputError
 from kbbuild.records import BBox, Element, ElementKind, PageInfo
 
-PARSER_NAME = "pdfminer"
+PARSER_NAME = "pdf"
 
 # A heading is short: longer blocks in a big font are pull quotes or cover blurbs, not structure.
 MAX_HEADING_CHARS = 160
 MAX_HEADING_LINES = 3
 # Below this many characters a page is treated as having no usable text layer.
 MIN_TEXT_LAYER_CHARS = 8
+
+# pdfminer writes a glyph it cannot map to Unicode as "(cid:123)".
+_UNMAPPED = re.compile(r"\(cid:\d+\)")
 
 _NUMBERED_HEADING = re.compile(
     r"^(?:(?P<dotted>\d+(?:\.\d+){0,5})\.?\s+\S"
@@ -116,6 +119,9 @@ def _read_pages(path: Path, on_page: Callable[[int], None]) -> tuple[list[_Block
                 block for item in layout if isinstance(item, LTTextBox) for block in _blocks_of_box(item, number)
             ]
             n_chars = sum(block.n_chars for block in page_blocks)
+            page_text = "".join(block.text for block in page_blocks)
+            unmapped = sum(len(m) for m in _UNMAPPED.findall(page_text)) + page_text.count("\ufffd")
+            garbage = unmapped / max(len(page_text.replace(" ", "")), 1)
             page_area = max(layout.width * layout.height, 1.0)
             pages.append(
                 PageInfo(
@@ -123,7 +129,8 @@ def _read_pages(path: Path, on_page: Callable[[int], None]) -> tuple[list[_Block
                     width=layout.width,
                     height=layout.height,
                     n_chars=n_chars,
-                    has_text_layer=n_chars >= MIN_TEXT_LAYER_CHARS,
+                    has_text_layer=n_chars >= MIN_TEXT_LAYER_CHARS and garbage <= 0.5,
+                    garbage_ratio=round(min(garbage, 1.0), 4),
                     image_area_ratio=min(_image_area(layout) / page_area, 1.0),
                 )
             )

@@ -1,0 +1,151 @@
+"""PaddleOCR's models on ONNX Runtime, from the wheels that ship them (works offline).
+
+- text: PP-OCRv4 detection + recognition (+ the mobile direction classifier), rapidocr-onnxruntime
+- layout: PP-Structure CDLA layout model, rapid-layout
+- tables: SLANet-plus table structure, rapid-table
+
+Each model loads on first use and is shared by the whole process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from functools import cache
+from importlib import metadata
+
+import numpy as np
+
+from kbbuild.providers import LayoutModel, OcrEngine, TableModel
+from kbbuild.records import BBox, LayoutRegion, OcrLine
+
+_lock = threading.Lock()
+
+# CDLA's classes -> kbbuild's region kinds (see records.LayoutRegion).
+CDLA_KINDS = {
+    "text": "text",
+    "title": "title",
+    "figure": "figure",
+    "figure_caption": "caption",
+    "table": "table",
+    "table_caption": "caption",
+    "header": "header",
+    "footer": "footer",
+    "reference": "reference",
+    "equation": "formula",
+}
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "missing"
+
+
+def _missing(module: str, distribution: str) -> str | None:
+    if importlib.util.find_spec(module) is None:
+        return f"the {distribution} package is not installed (pip install {distribution})"
+    return None
+
+
+def quad_to_bbox(points) -> BBox:
+    xs = [float(p[0]) for p in points]
+    ys = [float(p[1]) for p in points]
+    return BBox(x0=min(xs), y0=min(ys), x1=max(xs), y1=max(ys))
+
+
+@cache
+def _rapidocr():
+    from rapidocr_onnxruntime import RapidOCR
+
+    return RapidOCR()
+
+
+@cache
+def _rapid_layout():
+    import logging
+
+    from rapid_layout import RapidLayout
+
+    logging.disable(logging.INFO)  # it logs each step of every model load at INFO, to stderr
+    try:
+        model = RapidLayout()
+    finally:
+        logging.disable(logging.NOTSET)
+    for name in list(logging.root.manager.loggerDict):
+        if name.lower().replace("_", "").startswith("rapidlayout"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    return model
+
+
+@cache
+def _rapid_table():
+    from rapid_table import RapidTable
+
+    return RapidTable()
+
+
+class RapidOcr(OcrEngine):
+    name = "rapidocr"
+    version = f"1+rapidocr-onnxruntime-{_version('rapidocr-onnxruntime')}"
+
+    def unavailable_reason(self) -> str | None:
+        return _missing("rapidocr_onnxruntime", "rapidocr-onnxruntime")
+
+    def recognize(self, image: np.ndarray) -> list[OcrLine]:
+        with _lock:
+            engine = _rapidocr()
+        result, _ = engine(image)
+        return [
+            OcrLine(text=str(text), bbox=quad_to_bbox(box), confidence=float(score))
+            for box, text, score in (result or [])
+        ]
+
+
+class RapidLayoutModel(LayoutModel):
+    name = "rapid-layout"
+    version = f"1+rapid-layout-{_version('rapid-layout')}"
+
+    def unavailable_reason(self) -> str | None:
+        return _missing("rapid_layout", "rapid-layout")
+
+    def detect(self, image: np.ndarray) -> list[LayoutRegion]:
+        with _lock:
+            model = _rapid_layout()
+        result = model(image)
+        regions = []
+        for box, label, score in zip(result.boxes or [], result.class_names or [], result.scores or [], strict=True):
+            kind = CDLA_KINDS.get(label, "text")
+            x0, y0, x1, y1 = (float(v) for v in box)
+            regions.append(LayoutRegion(kind=kind, bbox=BBox(x0=x0, y0=y0, x1=x1, y1=y1), score=float(score)))
+        return regions
+
+
+class RapidTableModel(TableModel):
+    name = "rapid-table"
+    version = f"1+rapid-table-{_version('rapid-table')}"
+
+    def unavailable_reason(self) -> str | None:
+        return _missing("rapid_table", "rapid-table")
+
+    def recognize(self, image: np.ndarray, lines: list[OcrLine]) -> str:
+        with _lock:
+            model = _rapid_table()
+        ocr_result = [
+            [
+                [
+                    [ln.bbox.x0, ln.bbox.y0],
+                    [ln.bbox.x1, ln.bbox.y0],
+                    [ln.bbox.x1, ln.bbox.y1],
+                    [ln.bbox.x0, ln.bbox.y1],
+                ],
+                ln.text,
+                ln.confidence,
+            ]
+            for ln in lines
+        ]
+        if not ocr_result:
+            return ""
+        html = model(image, ocr_result)[0]  # (html, cell boxes, seconds)
+        return html or ""
