@@ -132,7 +132,9 @@ class StructureChunking:
         tokens = count_tokens(element.text)
         if kind is ElementKind.TABLE:
             self._flush()
-            self._emit(element.text, [element], tokens)
+            caption = element.meta.get("caption")
+            text = f"{caption}\n{element.text}" if isinstance(caption, str) and caption else element.text
+            self._emit(text, [element], count_tokens(text))
             return
         if tokens > self.budget:
             self._flush()

@@ -1,25 +1,27 @@
-"""Reading order of boxes on a page by recursive XY-cut.
+"""Reading order of boxes on a page by recursive XY-cut, with column bands kept together.
 
-A page is cut at the widest horizontal white band into stacked parts (read top to bottom), each
-part at vertical white gaps into columns (read left to right), recursively. Two columns are thus
-read one after the other instead of line by line across the gutter, while a full-width title or
-table above or below them still comes first or last. Works on any boxes: text-layer blocks and
-layout-model regions alike (top-left origin).
+A set of boxes is cut at vertical white gaps into columns (read left to right) when it can be;
+otherwise into horizontal bands (read top to bottom). Plain XY-cut goes wrong on the most common
+multi-column page: when the headings of two columns line up, they form a band of their own and are
+read before either column. So consecutive bands that split into columns at a shared gutter are
+merged back into one region, which is then read column by column. A full-width title, table or
+footer shares no gutter, so it stays a band of its own, read before or after the columns.
+Works on any boxes, text-layer blocks and layout-model regions alike (top-left origin).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 from kbbuild.records import BBox
 
 
-def _gaps(intervals: list[tuple[float, float, int]], min_gap: float) -> list[list[int]]:
+def _runs(intervals: list[tuple[float, float, int]], min_gap: float) -> list[list[int]]:
     """Group intervals (start, end, index) into runs separated by gaps of at least ``min_gap``."""
-    intervals = sorted(intervals)
     groups: list[list[int]] = []
     reach = float("-inf")
-    for start, end, index in intervals:
+    for start, end, index in sorted(intervals):
         if not groups or start - reach >= min_gap:
             groups.append([index])
         else:
@@ -31,27 +33,39 @@ def _gaps(intervals: list[tuple[float, float, int]], min_gap: float) -> list[lis
 def xy_cut_order(boxes: Sequence[BBox], min_gap_x: float = 8.0, min_gap_y: float = 2.0) -> list[int]:
     """Indexes of ``boxes`` in reading order."""
 
-    def order(indexes: list[int], horizontal_first: bool, depth: int) -> list[int]:
-        if len(indexes) <= 1 or depth > 40:
-            return sorted(indexes, key=lambda i: (boxes[i].y0, boxes[i].x0))
-        if horizontal_first:
-            groups = _gaps([(boxes[i].y0, boxes[i].y1, i) for i in indexes], min_gap_y)
-        else:
-            groups = _gaps([(boxes[i].x0, boxes[i].x1, i) for i in indexes], min_gap_x)
-        if len(groups) == 1:
-            if depth and _stuck(indexes, horizontal_first, boxes, min_gap_x, min_gap_y):
-                return sorted(indexes, key=lambda i: (boxes[i].y0, boxes[i].x0))
-            return order(indexes, not horizontal_first, depth + 1)
-        return [i for group in groups for i in order(group, not horizontal_first, depth + 1)]
+    def columns(indexes: list[int]) -> list[list[int]]:
+        return _runs([(boxes[i].x0, boxes[i].x1, i) for i in indexes], min_gap_x)
 
-    return order(list(range(len(boxes))), True, 0)
+    def bands(indexes: list[int]) -> list[list[int]]:
+        return _runs([(boxes[i].y0, boxes[i].y1, i) for i in indexes], min_gap_y)
 
+    def gutters(indexes: list[int]) -> list[tuple[float, float]]:
+        cols = columns(indexes)
+        return [
+            (max(boxes[i].x1 for i in left), min(boxes[i].x0 for i in right))
+            for left, right in pairwise(cols)
+        ]
 
-def _stuck(indexes: list[int], horizontal: bool, boxes: Sequence[BBox], gx: float, gy: float) -> bool:
-    """Neither direction splits this set: fall back to top-to-bottom, left-to-right."""
-    other = (
-        _gaps([(boxes[i].x0, boxes[i].x1, i) for i in indexes], gx)
-        if horizontal
-        else _gaps([(boxes[i].y0, boxes[i].y1, i) for i in indexes], gy)
-    )
-    return len(other) == 1
+    def share_gutter(a: list[int], b: list[int]) -> bool:
+        return any(min(ga[1], gb[1]) - max(ga[0], gb[0]) >= min_gap_x for ga in gutters(a) for gb in gutters(b))
+
+    def by_position(indexes: list[int]) -> list[int]:
+        return sorted(indexes, key=lambda i: (boxes[i].y0, boxes[i].x0))
+
+    def order(indexes: list[int], depth: int) -> list[int]:
+        if len(indexes) <= 1 or depth > 50:
+            return by_position(indexes)
+        cols = columns(indexes)
+        if len(cols) > 1:
+            return [i for col in cols for i in order(col, depth + 1)]
+        merged: list[list[int]] = []
+        for band in bands(indexes):
+            if merged and share_gutter(merged[-1], band):
+                merged[-1] = merged[-1] + band
+            else:
+                merged.append(band)
+        if len(merged) == 1:
+            return by_position(indexes)  # neither columns nor bands: plain top-down order
+        return [i for group in merged for i in order(group, depth + 1)]
+
+    return order(list(range(len(boxes))), 0)

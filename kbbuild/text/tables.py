@@ -22,7 +22,7 @@ def to_markdown(rows: list[list[str]], header_rows: int = 1) -> str:
     width = max(len(r) for r in rows)
     grid = [[_cell(c) for c in r] + [""] * (width - len(r)) for r in rows]
     header_rows = max(1, min(header_rows, len(grid)))
-    header = [" ".join(p for p in parts if p).strip() for parts in zip(*grid[:header_rows], strict=True)]
+    header = [" ".join(dict.fromkeys(p for p in parts if p)) for parts in zip(*grid[:header_rows], strict=True)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * width]
     lines.extend("| " + " | ".join(row) + " |" for row in grid[header_rows:])
     return "\n".join(lines)

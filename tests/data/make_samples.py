@@ -339,9 +339,76 @@ def scanned_notice() -> None:
     )
 
 
+# --------------------------------------------------------------------------------------------
+def two_column_newsletter() -> None:
+    """A full-width title over two columns, with PDF bookmarks (outline) for its sections."""
+    from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate
+    from reportlab.platypus.flowables import Flowable
+
+    class Bookmark(Flowable):
+        def __init__(self, key: str, title: str, level: int) -> None:
+            super().__init__()
+            self.key, self.title, self.level = key, title, level
+
+        def wrap(self, *args):
+            return (0, 0)
+
+        def draw(self):
+            self.canv.bookmarkHorizontal(self.key, 0, 0)
+            self.canv.addOutlineEntry(self.title, self.key, level=self.level)
+
+    s = styles("Helvetica", "Helvetica-Bold")
+    width, height = A4
+    margin, gutter = 20 * mm, 8 * mm
+    column = (width - 2 * margin - gutter) / 2
+    title_frame = Frame(margin, height - 45 * mm, width - 2 * margin, 25 * mm, id="title")
+    left = Frame(margin, 20 * mm, column, height - 70 * mm, id="left")
+    right = Frame(margin + column + gutter, 20 * mm, column, height - 70 * mm, id="right")
+    doc = BaseDocTemplate(str(HERE / "lakeside_newsletter.pdf"), pagesize=A4, title="lakeside_newsletter")
+    doc.addPageTemplates([PageTemplate(id="cols", frames=[title_frame, left, right])])
+    P = lambda text, style="body": Paragraph(text, s[style])  # noqa: E731
+    from reportlab.platypus import FrameBreak
+
+    story = [
+        Bookmark("top", "Lakeside Lab Newsletter", 0),
+        P("Lakeside Lab Newsletter, Spring Issue", "title"),
+        FrameBreak(),
+        Bookmark("s1", "New microscope", 1),
+        P("New microscope", "h2"),
+        P(
+            "ALPHA-ONE. The imaging group installed a cryo-electron microscope in room B12. Training "
+            "sessions run every Tuesday morning; book a slot through the lab portal."
+        ),
+        P(
+            "ALPHA-TWO. Samples must be prepared on the approved grids only. The facility manager "
+            "checks every grid box before a session starts."
+        ),
+        P(
+            "ALPHA-THREE. Data from each session is copied to the archive server within one hour, "
+            "and raw frames are deleted from the instrument after seven days."
+        ),
+        FrameBreak(),
+        Bookmark("s2", "Safety drill", 1),
+        P("Safety drill", "h2"),
+        P(
+            "BETA-ONE. The annual evacuation drill takes place on 22 April at 10:30. Leave through the "
+            "nearest green exit and gather at the car park."
+        ),
+        P(
+            "BETA-TWO. Fire wardens wear yellow vests and count their floor. Do not return to the "
+            "building until the all-clear is given."
+        ),
+        P("BETA-THREE. Report any blocked corridor to the safety office on extension 2200."),
+    ]
+    doc.build(story)
+
+
 if __name__ == "__main__":
-    field_manual()
-    travel_policy_zh()
-    quarterly_report()
-    scanned_notice()
+    import sys
+
+    builders = {
+        f.__name__: f for f in (field_manual, travel_policy_zh, quarterly_report, scanned_notice, two_column_newsletter)
+    }
+    for name in sys.argv[1:] or builders:  # PDFs embed a timestamp: rebuild only what you changed
+        builders[name]()
     print("samples written to", HERE)

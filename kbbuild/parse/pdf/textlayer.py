@@ -15,15 +15,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pdfminer.high_level import extract_pages
-from pdfminer.layout import LAParams, LTChar, LTFigure, LTImage, LTPage, LTTextBox, LTTextLine
+import pdfplumber
+from pdfminer.layout import LTChar, LTFigure, LTImage, LTPage, LTTextBox, LTTextLine
 from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
 from pdfminer.pdfpage import PDFTextExtractionNotAllowed
 from pdfminer.pdfparser import PDFSyntaxError
 from pdfminer.psparser import PSEOF, PSException
+from pdfplumber.utils.exceptions import PdfminerException
 
 from kbbuild.errors import InputError
-from kbbuild.records import BBox, Element, ElementKind, PageInfo
+from kbbuild.parse.pdf.tables import TextTable, find_tables, table_signal
+from kbbuild.parse.reading_order import xy_cut_order
+from kbbuild.records import BBox, Element, ElementKind, ExtractionMethod, PageInfo
+from kbbuild.text.tables import to_html, to_markdown
 
 PARSER_NAME = "pdf"
 
@@ -32,6 +36,13 @@ MAX_HEADING_CHARS = 160
 MAX_HEADING_LINES = 3
 # Below this many characters a page is treated as having no usable text layer.
 MIN_TEXT_LAYER_CHARS = 8
+# Images smaller than this share of the page are decoration (logos, bullets), not figures.
+MIN_FIGURE_SHARE = 0.02
+# An image covering most of the page is the page itself (a scan or a background), not a figure.
+MAX_FIGURE_SHARE = 0.8
+# line_margin 0.8 (pdfminer: 0.5) keeps the lines of a paragraph set with generous leading, as
+# Chinese text usually is, in one box; paragraph spacing still separates boxes.
+LAPARAMS = {"line_margin": 0.8}
 
 # pdfminer writes a glyph it cannot map to Unicode as "(cid:123)".
 _UNMAPPED = re.compile(r"\(cid:\d+\)")
@@ -75,10 +86,12 @@ def _line_font(line: LTTextLine) -> tuple[float, bool, int]:
     return sizes.most_common(1)[0][0], bold * 2 > total, total
 
 
-def _blocks_of_box(box: LTTextBox, page: int) -> Iterator[_Block]:
+def _blocks_of_box(box: LTTextBox, page: int, skip: list[tuple[float, float, float, float]]) -> Iterator[_Block]:
     current: _Block | None = None
     for line in box:
         if not isinstance(line, LTTextLine):
+            continue
+        if skip and _inside((line.x0 + line.x1) / 2, (line.y0 + line.y1) / 2, skip):
             continue
         text = line.get_text().rstrip("\n")
         if not text.strip():
@@ -97,54 +110,114 @@ def _blocks_of_box(box: LTTextBox, page: int) -> Iterator[_Block]:
         yield current
 
 
-def _image_area(layout: LTPage) -> float:
-    area = 0.0
-    stack = list(layout)
-    while stack:
-        item = stack.pop()
-        if isinstance(item, LTImage):
-            area += max(item.width, 0) * max(item.height, 0)
-        elif isinstance(item, LTFigure):
-            stack.extend(item)
-    return area
+def _image_boxes(layout: LTPage) -> list[tuple[float, float, float, float]]:
+    """Boxes of images and figure XObjects (pdfminer coordinates), outermost only."""
+    boxes = []
+    for item in layout:
+        if isinstance(item, (LTImage, LTFigure)) and item.width > 0 and item.height > 0:
+            boxes.append((item.x0, item.y0, item.x1, item.y1))
+    return boxes
 
 
-def _read_pages(path: Path, on_page: Callable[[int], None]) -> tuple[list[_Block], list[PageInfo]]:
-    blocks: list[_Block] = []
-    pages: list[PageInfo] = []
-    laparams = LAParams()
+def _inside(x: float, y: float, boxes: list[tuple[float, float, float, float]]) -> bool:
+    return any(x0 <= x <= x1 and y0 <= y <= y1 for x0, y0, x1, y1 in boxes)
+
+
+@dataclass
+class _Figure:
+    page: int
+    bbox: tuple[float, float, float, float]  # pdfminer coordinates
+
+
+@dataclass
+class _PageParts:
+    blocks: list[_Block]
+    tables: list[TextTable]
+    figures: list[_Figure]
+    info: PageInfo
+
+
+def _read_page(page, number: int) -> _PageParts:
+    layout: LTPage = page.layout
+    height = layout.height
+    tables = find_tables(page) if table_signal(layout) else []
+    # pdfplumber boxes are top-left origin; lines inside a table belong to the table, not to prose.
+    table_boxes = [(t.bbox[0], height - t.bbox[3], t.bbox[2], height - t.bbox[1]) for t in tables]
+    blocks = [
+        block for item in layout if isinstance(item, LTTextBox) for block in _blocks_of_box(item, number, table_boxes)
+    ]
+    n_chars = sum(block.n_chars for block in blocks) + sum(len("".join(map(str, r))) for t in tables for r in t.rows)
+    page_text = "".join(block.text for block in blocks)
+    unmapped = sum(len(m) for m in _UNMAPPED.findall(page_text)) + page_text.count("\ufffd")
+    garbage = unmapped / max(len(page_text.replace(" ", "")), 1)
+    page_area = max(layout.width * height, 1.0)
+    images = _image_boxes(layout)
+    image_area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in images)
+    figures = [
+        _Figure(number, box)
+        for box in images
+        if MIN_FIGURE_SHARE * page_area <= (box[2] - box[0]) * (box[3] - box[1]) <= MAX_FIGURE_SHARE * page_area
+    ]
+    info = PageInfo(
+        number=number,
+        width=layout.width,
+        height=height,
+        n_chars=n_chars,
+        has_text_layer=n_chars >= MIN_TEXT_LAYER_CHARS and garbage <= 0.5,
+        image_area_ratio=round(min(image_area / page_area, 1.0), 4),
+        garbage_ratio=round(min(garbage, 1.0), 4),
+    )
+    return _PageParts(blocks, tables, figures, info)
+
+
+def _pdfminer_error(error: Exception) -> Exception:
+    if isinstance(error, PdfminerException) and error.args and isinstance(error.args[0], Exception):
+        return error.args[0]
+    return error
+
+
+def _normalise_heading(text: str) -> str:
+    return " ".join(text.split()).casefold().rstrip(".:：")
+
+
+def _outline(pdf) -> dict[str, int]:
+    """Bookmark titles -> heading level. A single top entry is the document's own title: its
+    children are the level-1 sections (returned with level 0 for the title itself)."""
     try:
-        for number, layout in enumerate(extract_pages(str(path), laparams=laparams), start=1):
-            page_blocks = [
-                block for item in layout if isinstance(item, LTTextBox) for block in _blocks_of_box(item, number)
-            ]
-            n_chars = sum(block.n_chars for block in page_blocks)
-            page_text = "".join(block.text for block in page_blocks)
-            unmapped = sum(len(m) for m in _UNMAPPED.findall(page_text)) + page_text.count("\ufffd")
-            garbage = unmapped / max(len(page_text.replace(" ", "")), 1)
-            page_area = max(layout.width * layout.height, 1.0)
-            pages.append(
-                PageInfo(
-                    number=number,
-                    width=layout.width,
-                    height=layout.height,
-                    n_chars=n_chars,
-                    has_text_layer=n_chars >= MIN_TEXT_LAYER_CHARS and garbage <= 0.5,
-                    garbage_ratio=round(min(garbage, 1.0), 4),
-                    image_area_ratio=min(_image_area(layout) / page_area, 1.0),
-                )
-            )
-            blocks.extend(page_blocks)
-            on_page(number)
-    except (PDFPasswordIncorrect, PDFEncryptionError) as error:
-        raise InputError(f"encrypted PDF: cannot be opened without a password ({type(error).__name__})") from None
-    except PDFTextExtractionNotAllowed:
-        raise InputError("the PDF forbids text extraction (encrypted with restrictions)") from None
-    except (PDFSyntaxError, PSEOF, PSException) as error:
-        raise InputError(f"corrupt PDF: {error or type(error).__name__}") from None
-    if not pages:
+        entries = [(level, title) for level, title, *_ in pdf.doc.get_outlines() if title]
+    except Exception:  # PDFNoOutlines, or a damaged outline: bookmarks are optional
+        return {}
+    if not entries:
+        return {}
+    top = min(level for level, _ in entries)
+    shift = 1 if sum(level == top for level, _ in entries) == 1 and entries[0][0] == top else 0
+    levels: dict[str, int] = {}
+    for level, title in entries:
+        levels.setdefault(_normalise_heading(title), level - top + 1 - shift)
+    return levels
+
+
+def _read_pages(path: Path, on_page: Callable[[int], None]) -> tuple[list[_PageParts], dict[str, int]]:
+    parts: list[_PageParts] = []
+    try:
+        with pdfplumber.open(str(path), laparams=LAPARAMS) as pdf:
+            outline = _outline(pdf)
+            for number, page in enumerate(pdf.pages, start=1):
+                parts.append(_read_page(page, number))
+                page.close()  # drop pdfplumber's per-page caches: memory stays per page
+                on_page(number)
+    except Exception as raw:
+        error = _pdfminer_error(raw)
+        if isinstance(error, (PDFPasswordIncorrect, PDFEncryptionError)):
+            raise InputError(f"encrypted PDF: cannot be opened without a password ({type(error).__name__})") from None
+        if isinstance(error, PDFTextExtractionNotAllowed):
+            raise InputError("the PDF forbids text extraction (encrypted with restrictions)") from None
+        if isinstance(error, (PDFSyntaxError, PSEOF, PSException)):
+            raise InputError(f"corrupt PDF: {error or type(error).__name__}") from None
+        raise
+    if not parts:
         raise InputError("corrupt PDF: no pages found")
-    return blocks, pages
+    return parts, outline
 
 
 def _body_size(blocks: list[_Block]) -> float:
@@ -182,7 +255,11 @@ def _is_heading_shaped(block: _Block) -> bool:
     )
 
 
-def _classify(blocks: list[_Block], heading_ratio: float) -> list[tuple[_Block, ElementKind, int | None]]:
+def _classify(
+    blocks: list[_Block], heading_ratio: float, outline: dict[str, int]
+) -> list[tuple[_Block, ElementKind, int | None]]:
+    """Title, headings with levels, paragraphs. Bookmarks are the author's own table of contents,
+    so they decide first; then font size relative to the body text, then numbering."""
     body = _body_size(blocks)
     big_sizes = sorted(
         {b.size for b in blocks if body and b.size >= body * heading_ratio and _is_heading_shaped(b)},
@@ -196,7 +273,11 @@ def _classify(blocks: list[_Block], heading_ratio: float) -> list[tuple[_Block, 
     deepest = len(size_level)
     out: list[tuple[_Block, ElementKind, int | None]] = []
     for block in blocks:
-        if block is title_block:
+        bookmarked = outline.get(_normalise_heading(block.text)) if _is_heading_shaped(block) else None
+        if bookmarked is not None:
+            kind = ElementKind.TITLE if bookmarked < 1 else ElementKind.HEADING
+            out.append((block, kind, None if bookmarked < 1 else bookmarked))
+        elif block is title_block:
             out.append((block, ElementKind.TITLE, None))
         elif block.size in size_level and _is_heading_shaped(block):
             numbered = _numbering_level(block.text)
@@ -223,14 +304,89 @@ def _to_element(block: _Block, kind: ElementKind, level: int | None, page_height
     )
 
 
+# "Table 3: ...", "Figure 2.1 - ...", "表1 ...", "图 2：..." (but not "Table 1 shows ...": prose).
+_CAPTION = re.compile(
+    r"^(?:(?:table|tab\.|figure|fig\.|chart|exhibit)\s*[\dA-Z]+(?:[.-]\d+)*\s*[:：.．\-–—|]"
+    r"|[表图圖]\s*[\d一二三四五六七八九十]+(?:[.-]\d+)*)",
+    re.I,
+)
+
+
+def _table_element(table: TextTable, page: int) -> Element:
+    x0, top, x1, bottom = table.bbox
+    return Element(
+        kind=ElementKind.TABLE,
+        text=to_markdown(table.rows, table.header_rows),
+        page=page,
+        bbox=BBox(x0=x0, y0=top, x1=x1, y1=bottom),
+        parser=PARSER_NAME,
+        method=ExtractionMethod.TABLE,
+        html=to_html(table.rows, table.header_rows),
+        meta={
+            "rows": len(table.rows),
+            "columns": len(table.rows[0]),
+            "header_rows": table.header_rows,
+            "strategy": table.strategy,
+        },
+    )
+
+
+def _figure_element(figure: _Figure, page_height: float) -> Element:
+    x0, y0, x1, y1 = figure.bbox
+    return Element(
+        kind=ElementKind.FIGURE,
+        text="",
+        page=figure.page,
+        bbox=BBox(x0=x0, y0=page_height - y1, x1=x1, y1=page_height - y0),
+        parser=PARSER_NAME,
+    )
+
+
+def _attach_captions(elements: list[Element], page_height: float) -> list[Element]:
+    """Paragraphs that start like "Table 3" or "图 2" are captions; a figure or table takes the
+    nearest caption within a fifth of the page, below or above it."""
+    elements = [
+        e.model_copy(update={"kind": ElementKind.CAPTION})
+        if e.kind is ElementKind.PARAGRAPH and _CAPTION.match(e.text)
+        else e
+        for e in elements
+    ]
+    captions = [e for e in elements if e.kind is ElementKind.CAPTION and e.bbox]
+    out = []
+    for element in elements:
+        if element.kind in (ElementKind.FIGURE, ElementKind.TABLE) and element.bbox and captions:
+            box = element.bbox
+
+            def distance(caption: Element, box: BBox = box) -> float:
+                c = caption.bbox
+                return min(abs(c.y0 - box.y1), abs(box.y0 - c.y1))
+
+            nearest = min(captions, key=distance)
+            if distance(nearest) <= page_height / 5:
+                element = element.model_copy(
+                    update={"meta": {**element.meta, "caption": " ".join(nearest.text.split())}}
+                )
+        out.append(element)
+    return out
+
+
 def read_text_layer(
     path: Path, heading_ratio: float, on_page: Callable[[int], None]
 ) -> tuple[list[Element], list[PageInfo], str | None]:
-    """Elements in pdfminer's reading order, page facts, and the document title if one stands out."""
-    blocks, pages = _read_pages(path, on_page)
-    heights = {page.number: page.height for page in pages}
-    elements = [
-        _to_element(block, kind, level, heights[block.page]) for block, kind, level in _classify(blocks, heading_ratio)
-    ]
+    """Elements in reading order (XY-cut per page), page facts, and the document title if one
+    stands out. Tables become table elements (Markdown text, HTML alongside) and their cells are
+    kept out of the prose; figures become figure elements with their captions attached."""
+    parts, outline = _read_pages(path, on_page)
+    classified = _classify([b for part in parts for b in part.blocks], heading_ratio, outline)
+    kinds = {id(block): (kind, level) for block, kind, level in classified}
+    elements: list[Element] = []
+    for part in parts:
+        height = part.info.height
+        page_elements = [_to_element(b, *kinds[id(b)], height) for b in part.blocks]
+        page_elements += [_table_element(t, part.info.number) for t in part.tables]
+        page_elements += [_figure_element(f, height) for f in part.figures]
+        page_elements = _attach_captions(page_elements, height)
+        order = xy_cut_order([e.bbox for e in page_elements])  # type: ignore[misc]
+        elements.extend(page_elements[i] for i in order)
     title = next((e.text.replace("\n", " ") for e in elements if e.kind is ElementKind.TITLE), None)
-    return elements, pages, title
+    return elements, [part.info for part in parts], title
