@@ -16,6 +16,8 @@ COMMANDS = {
     "export": ["--format", "--kb"],
     "plugins": ["--config"],
     "schemas": ["--out"],
+    "doctor": ["--deep", "--json"],
+    "inspect": ["--page", "--out", "--markdown", "--raw"],
 }
 
 

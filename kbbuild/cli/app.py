@@ -12,7 +12,7 @@ import typer
 
 from kbbuild import __version__
 from kbbuild.config import Settings, load_settings
-from kbbuild.errors import ExitCode, KbbuildError
+from kbbuild.errors import ConfigError, ExitCode, KbbuildError
 
 app = typer.Typer(
     name="kbbuild",
@@ -170,7 +170,6 @@ def export(
     config: ConfigOption = None,
 ) -> None:
     """Write a KB version's chunks to a file for other tools."""
-    from kbbuild.errors import ConfigError
     from kbbuild.plugins import Registry, make_plugin_manager
 
     settings = _settings(config, {})
@@ -202,6 +201,55 @@ def plugins(config: ConfigOption = None) -> None:
             parser = next(p for p in registry.parsers if p.name == info.name)
             extra = f"  formats: {', '.join(sorted(parser.formats))}  priority {parser.priority}"
         typer.echo(f"  {info.kind:9} {info.name:16} {info.version}{extra}")
+
+
+@app.command()
+@_friendly
+def inspect(
+    file: Annotated[Path, typer.Argument(help="The file to parse (PDF or any format a parser plugin reads).")],
+    page: Annotated[int | None, typer.Option("--page", "-p", help="Page to draw (1-based PDF page index).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="PNG to write the annotated page to.")] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the parsed document as Markdown.")] = False,
+    furniture: Annotated[bool, typer.Option(help="With --markdown: show headers/footers as comments.")] = False,
+    raw: Annotated[bool, typer.Option("--raw", help="Show the parser's output before the cleaners run.")] = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show what the parser made of FILE: element boxes, kinds and reading order drawn over a page
+    (--page N --out page.png), the document as Markdown (--markdown), or its elements (--json)."""
+    from kbbuild.inspect import draw_page, parse_file, to_markdown
+    from kbbuild.plugins import Registry, make_plugin_manager
+
+    if not (markdown or as_json or (page and out)):
+        raise ConfigError("say what to show: --page N --out page.png, --markdown, or --json")
+    settings = _settings(config, {})
+    registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
+    document = parse_file(file, settings, registry, clean=not raw)
+    if page and out:
+        drawn = draw_page(file, document, page, out)
+        typer.echo(f"wrote {out}: {drawn} elements on page {page}", err=markdown or as_json)
+    if markdown:
+        typer.echo(to_markdown(document, with_furniture=furniture))
+    if as_json:
+        typer.echo(document.model_dump_json(indent=2))
+
+
+@app.command()
+@_friendly
+def doctor(
+    config: ConfigOption = None,
+    deep: Annotated[bool, typer.Option("--deep", help="Also load each configured model and run it once.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Report which parsers, OCR/layout/table backends and embedding models can run here, on which
+    device, and why not. Exits 1 when a provider the current settings use cannot run."""
+    from kbbuild.doctor import diagnose, diagnosis_text
+    from kbbuild.plugins import Registry, make_plugin_manager
+
+    settings = _settings(config, {})
+    diagnosis = diagnose(Registry.from_plugin_manager(make_plugin_manager(settings.plugins)), settings, deep)
+    typer.echo(diagnosis.model_dump_json(indent=2) if as_json else diagnosis_text(diagnosis))
+    raise typer.Exit(0 if diagnosis.configured_ok else 1)
 
 
 @app.command()

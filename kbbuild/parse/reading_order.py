@@ -41,10 +41,7 @@ def xy_cut_order(boxes: Sequence[BBox], min_gap_x: float = 8.0, min_gap_y: float
 
     def gutters(indexes: list[int]) -> list[tuple[float, float]]:
         cols = columns(indexes)
-        return [
-            (max(boxes[i].x1 for i in left), min(boxes[i].x0 for i in right))
-            for left, right in pairwise(cols)
-        ]
+        return [(max(boxes[i].x1 for i in left), min(boxes[i].x0 for i in right)) for left, right in pairwise(cols)]
 
     def share_gutter(a: list[int], b: list[int]) -> bool:
         return any(min(ga[1], gb[1]) - max(ga[0], gb[0]) >= min_gap_x for ga in gutters(a) for gb in gutters(b))

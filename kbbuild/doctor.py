@@ -1,0 +1,161 @@
+"""``kbbuild doctor``: which parsers, OCR/layout/table backends and embedding models can run here,
+on which device, and if not, why. Cheap by default (packages and model files are checked, nothing
+is loaded); ``deep`` also loads each configured model and runs it once on a tiny input."""
+
+from __future__ import annotations
+
+import platform
+
+import numpy as np
+from pydantic import BaseModel
+
+from kbbuild.config import Settings
+from kbbuild.plugins import Registry, kbbuild_version
+
+
+class Check(BaseModel):
+    kind: str
+    name: str
+    version: str
+    configured: bool
+    ok: bool
+    device: str | None = None
+    detail: str = ""
+
+
+class Diagnosis(BaseModel):
+    kbbuild: str
+    python: str
+    torch: str
+    checks: list[Check]
+
+    @property
+    def configured_ok(self) -> bool:
+        return all(c.ok for c in self.checks if c.configured)
+
+
+def _torch_summary() -> str:
+    try:
+        import torch
+    except ImportError:
+        return "not installed"
+    cuda = torch.cuda.is_available()
+    return f"{torch.__version__} (cuda: {'yes, ' + torch.cuda.get_device_name(0) if cuda else 'no'})"
+
+
+def _embedder_check(registry: Registry, settings: Settings, deep: bool) -> list[Check]:
+    from kbbuild.embed.flag import pick_device
+    from kbbuild.embed.models import resolve_model
+
+    checks = []
+    for provider in registry.embedders:
+        configured = provider.name == settings.embed.provider
+        ok, detail, device = True, "", None
+        if configured:
+            resolved = resolve_model(settings.embed.model)
+            where = f"local folder {resolved.location}" if resolved.is_local else f"hub name {resolved.location}"
+            detail = f"model {resolved.card.name} from {where}"
+            if not resolved.is_local:
+                detail += " (downloads on first use; offline it must already be in the Hugging Face cache)"
+            device = pick_device(settings.embed.device)
+            if deep:
+                try:
+                    embedder = provider.load(settings.embed.model, settings)
+                    detail += f"; loaded, {embedder.info.dim} dims"
+                except Exception as error:  # report, never crash the doctor
+                    ok, detail = False, f"{detail}; failed to load: {error}"
+        checks.append(
+            Check(
+                kind="embedder",
+                name=provider.name,
+                version=provider.version,
+                configured=configured,
+                ok=ok,
+                device=device,
+                detail=detail,
+            )
+        )
+    return checks
+
+
+def _model_checks(registry: Registry, settings: Settings, deep: bool) -> list[Check]:
+    wanted = {
+        "ocr_engines": settings.ocr.engine,
+        "layout_models": settings.ocr.layout,
+        "table_models": settings.ocr.table,
+    }
+    probe = np.full((64, 256, 3), 255, dtype=np.uint8)
+    checks = []
+    for kind, chosen in wanted.items():
+        for provider in getattr(registry, kind):
+            reason = provider.unavailable_reason()
+            configured = settings.ocr.enabled and provider.name == chosen
+            detail = reason or "package and model files present"
+            ok = reason is None
+            if ok and deep and configured:
+                try:
+                    if kind == "ocr_engines":
+                        provider.recognize(probe)
+                    elif kind == "layout_models":
+                        provider.detect(probe)
+                    else:
+                        provider.recognize(probe, [])
+                    detail += "; ran on a test image"
+                except Exception as error:
+                    ok, detail = False, f"failed on a test image: {error}"
+            checks.append(
+                Check(
+                    kind=kind[:-1],
+                    name=provider.name,
+                    version=provider.version,
+                    configured=configured,
+                    ok=ok,
+                    device=provider.device() if ok else None,
+                    detail=detail,
+                )
+            )
+        if chosen and not any(p.name == chosen for p in getattr(registry, kind)):
+            checks.append(
+                Check(
+                    kind=kind[:-1],
+                    name=chosen,
+                    version="-",
+                    configured=settings.ocr.enabled,
+                    ok=False,
+                    detail="configured but no installed plugin provides it",
+                )
+            )
+    return checks
+
+
+def diagnose(registry: Registry, settings: Settings, deep: bool = False) -> Diagnosis:
+    checks = [
+        Check(
+            kind="parser",
+            name=p.name,
+            version=p.version,
+            configured=True,
+            ok=True,
+            detail="formats: " + ", ".join(sorted(p.formats)),
+        )
+        for p in registry.parsers
+    ]
+    checks += _model_checks(registry, settings, deep)
+    checks += _embedder_check(registry, settings, deep)
+    return Diagnosis(kbbuild=kbbuild_version(), python=platform.python_version(), torch=_torch_summary(), checks=checks)
+
+
+def diagnosis_text(diagnosis: Diagnosis) -> str:
+    lines = [f"kbbuild {diagnosis.kbbuild}, Python {diagnosis.python}, torch {diagnosis.torch}"]
+    for check in diagnosis.checks:
+        mark = "ok  " if check.ok else "FAIL"
+        used = "*" if check.configured else " "
+        device = f" [{check.device}]" if check.device else ""
+        lines.append(f"{mark} {used} {check.kind:12} {check.name:16}{device} {check.detail}")
+    lines.append("(* = used by the current settings)")
+    if not diagnosis.configured_ok:
+        lines.append("some providers the current settings use cannot run: see FAIL lines")
+    return "\n".join(lines)
+
+
+__all__ = ["Check", "Diagnosis", "diagnose", "diagnosis_text"]
