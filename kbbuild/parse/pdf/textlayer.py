@@ -9,9 +9,13 @@ text*, not above a fixed size.
 
 from __future__ import annotations
 
+import math
+import multiprocessing
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +46,9 @@ MIN_FIGURE_SHARE = 0.02
 MAX_FIGURE_SHARE = 0.8
 # line_margin 0.8 (pdfminer: 0.5) keeps the lines of a paragraph set with generous leading, as
 # Chinese text usually is, in one box; paragraph spacing still separates boxes.
-LAPARAMS = {"line_margin": 0.8}
+LAPARAMS = {"line_margin": 0.8, "boxes_flow": None}  # no box ordering: reading order is XY-cut's
+# Documents shorter than this are read in the calling process (a worker round trip costs more).
+PARALLEL_MIN_PAGES = 12
 
 # pdfminer writes a glyph it cannot map to Unicode as "(cid:123)".
 _UNMAPPED = re.compile(r"\(cid:\d+\)")
@@ -140,7 +146,8 @@ class _PageParts:
 def _read_page(page, number: int) -> _PageParts:
     layout: LTPage = page.layout
     height = layout.height
-    tables = find_tables(page) if table_signal(layout) else []
+    signal = table_signal(layout)
+    tables = find_tables(page, signal) if signal.worth_looking else []
     # pdfplumber boxes are top-left origin; lines inside a table belong to the table, not to prose.
     table_boxes = [(t.bbox[0], height - t.bbox[3], t.bbox[2], height - t.bbox[1]) for t in tables]
     blocks = [
@@ -197,15 +204,66 @@ def _outline(pdf) -> dict[str, int]:
     return levels
 
 
-def _read_pages(path: Path, on_page: Callable[[int], None]) -> tuple[list[_PageParts], dict[str, int]]:
+def _read_range(path: str, first: int, last: int) -> list[_PageParts]:
+    """Pages first..last of one PDF: the unit of work of a parse worker process."""
+    parts = []
+    with pdfplumber.open(path, laparams=LAPARAMS) as pdf:
+        pages = pdf.pages
+        for number in range(first, last + 1):
+            page = pages[number - 1]
+            parts.append(_read_page(page, number))
+            page.close()  # drop pdfplumber's per-page caches: memory stays per page
+    return parts
+
+
+_pool: ProcessPoolExecutor | None = None
+
+
+def _executor(workers: int) -> ProcessPoolExecutor:
+    """One pool per process, reused for every file. Spawned, not forked: the parent may already
+    hold torch and ONNX Runtime threads, which a fork would copy in a broken state."""
+    global _pool
+    if _pool is None or _pool._max_workers != workers:
+        if _pool is not None:
+            _pool.shutdown(cancel_futures=True)
+        _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    return _pool
+
+
+def _read_parallel(path: Path, count: int, workers: int, on_page: Callable[[int], None]) -> list[_PageParts]:
+    size = max(4, math.ceil(count / (workers * 3)))
+    ranges = [(first, min(first + size - 1, count)) for first in range(1, count + 1, size)]
+    try:
+        futures = {_executor(workers).submit(_read_range, str(path), a, b): a for a, b in ranges}
+        done: dict[int, list[_PageParts]] = {}
+        for future in as_completed(futures):
+            done[futures[future]] = future.result()
+            for part in done[futures[future]]:
+                on_page(part.info.number)
+    except BrokenProcessPool:
+        global _pool
+        _pool = None
+        raise
+    return [part for first, _ in ranges for part in done[first]]
+
+
+def _read_pages(
+    path: Path, on_page: Callable[[int], None], workers: int = 1
+) -> tuple[list[_PageParts], dict[str, int]]:
+    """Every page's blocks, tables, figures and facts. Long documents are read by ``workers``
+    processes in page ranges; layout analysis is pure Python, so this is what uses the cores."""
     parts: list[_PageParts] = []
     try:
         with pdfplumber.open(str(path), laparams=LAPARAMS) as pdf:
             outline = _outline(pdf)
-            for number, page in enumerate(pdf.pages, start=1):
-                parts.append(_read_page(page, number))
-                page.close()  # drop pdfplumber's per-page caches: memory stays per page
-                on_page(number)
+            count = len(pdf.pages)
+            if workers <= 1 or count < PARALLEL_MIN_PAGES:
+                for number, page in enumerate(pdf.pages, start=1):
+                    parts.append(_read_page(page, number))
+                    page.close()
+                    on_page(number)
+        if workers > 1 and count >= PARALLEL_MIN_PAGES:
+            parts = _read_parallel(path, count, workers, on_page)
     except Exception as raw:
         error = _pdfminer_error(raw)
         if isinstance(error, (PDFPasswordIncorrect, PDFEncryptionError)):
@@ -371,12 +429,12 @@ def _attach_captions(elements: list[Element], page_height: float) -> list[Elemen
 
 
 def read_text_layer(
-    path: Path, heading_ratio: float, on_page: Callable[[int], None]
+    path: Path, heading_ratio: float, on_page: Callable[[int], None], workers: int = 1
 ) -> tuple[list[Element], list[PageInfo], str | None]:
     """Elements in reading order (XY-cut per page), page facts, and the document title if one
     stands out. Tables become table elements (Markdown text, HTML alongside) and their cells are
     kept out of the prose; figures become figure elements with their captions attached."""
-    parts, outline = _read_pages(path, on_page)
+    parts, outline = _read_pages(path, on_page, workers)
     classified = _classify([b for part in parts for b in part.blocks], heading_ratio, outline)
     kinds = {id(block): (kind, level) for block, kind, level in classified}
     elements: list[Element] = []
