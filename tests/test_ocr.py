@@ -114,3 +114,41 @@ def test_spacing_fix_is_conservative():
         "e.g. and i.e.",
     ):
         assert fix_spacing(untouched) == untouched
+
+
+def _figure_pdf(tmp_path):
+    from PIL import Image, ImageDraw, ImageFont
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    chart = Image.new("RGB", (900, 500), "white")
+    draw = ImageDraw.Draw(chart)
+    draw.rectangle((100, 150, 300, 450), fill=(90, 120, 200))
+    draw.rectangle((500, 250, 700, 450), fill=(200, 120, 90))
+    font = ImageFont.load_default(size=44)
+    draw.text((90, 40), "Pump failures by season", fill="black", font=font)
+    buffer = io.BytesIO()
+    chart.save(buffer, format="PNG")
+    buffer.seek(0)
+    path = tmp_path / "chart.pdf"
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.setFont("Helvetica", 11)
+    pdf.drawString(72, 780, "Failures peak in winter, as the chart below shows for the last three years.")
+    pdf.drawImage(ImageReader(buffer), 72, 420, width=450, height=250)
+    pdf.drawString(72, 400, "Figure 2: Failures per season.")
+    pdf.showPage()
+    pdf.save()
+    return path
+
+
+def test_text_inside_figures_is_ocred_only_when_asked(registry, tmp_path):
+    path = _figure_pdf(tmp_path)
+    plain = _parse(path, registry)
+    figure = next(e for e in plain.elements if e.kind is ElementKind.FIGURE)
+    assert figure.text == "" and figure.meta["caption"] == "Figure 2: Failures per season."
+    settings = Settings()
+    settings.ocr.figures = True
+    read = next(e for e in _parse(path, registry, settings).elements if e.kind is ElementKind.FIGURE)
+    assert "Pump failures by season" in read.text
+    assert read.method is ExtractionMethod.OCR and read.confidence > 0.5

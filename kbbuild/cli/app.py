@@ -88,6 +88,12 @@ def ingest(
     batch_size: Annotated[int | None, typer.Option(help="Texts per embedding batch.")] = None,
     chunk_tokens: Annotated[int | None, typer.Option(help="Token budget per chunk.")] = None,
     overlap: Annotated[int | None, typer.Option(help="Tokens repeated between pieces of a split passage.")] = None,
+    ocr: Annotated[
+        bool | None, typer.Option("--ocr/--no-ocr", help="OCR pages without a usable text layer (default: on).")
+    ] = None,
+    ocr_figures: Annotated[
+        bool | None, typer.Option("--ocr-figures/--no-ocr-figures", help="Also OCR text inside figures.")
+    ] = None,
     full: Annotated[bool, typer.Option("--full", help="Process every file again, even unchanged ones.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
     as_json: JsonOption = False,
@@ -110,6 +116,8 @@ def ingest(
             "embed.batch_size": batch_size,
             "chunk.max_tokens": chunk_tokens,
             "chunk.overlap_tokens": overlap,
+            "ocr.enabled": ocr,
+            "ocr.figures": ocr_figures,
             "ingest.progress": False if not (progress and sys.stderr.isatty()) else None,
         },
     )

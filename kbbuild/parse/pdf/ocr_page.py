@@ -163,6 +163,22 @@ class OcrPageReader:
         order = xy_cut_order([e.bbox for e in elements])  # type: ignore[misc]
         return [elements[i] for i in order]
 
+    def read_region_text(self, image: np.ndarray, box: BBox, dpi: int) -> tuple[str, float | None]:
+        """OCR text inside one area of a rendered page (``box`` in points), e.g. a chart's labels."""
+        scale = dpi / 72.0
+        x0, y0 = max(int(box.x0 * scale), 0), max(int(box.y0 * scale), 0)
+        x1, y1 = min(int(box.x1 * scale) + 1, image.shape[1]), min(int(box.y1 * scale) + 1, image.shape[0])
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            return "", None
+        lines = [
+            line.model_copy(update={"text": self._clean_text(line.text)})
+            for line in self.stack.engine.recognize(image[y0:y1, x0:x1])
+            if line.confidence >= self.settings.min_confidence and line.text.strip()
+        ]
+        if not lines:
+            return "", None
+        return _text_of(lines), statistics.fmean(line.confidence for line in lines)
+
     def _clean_text(self, text: str) -> str:
         text = " ".join(text.split())
         return fix_spacing(text) if self.settings.fix_english_spacing else text

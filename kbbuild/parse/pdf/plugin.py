@@ -12,7 +12,7 @@ from kbbuild.parse.pdf.ocr_page import OcrPageReader, OcrStack
 from kbbuild.parse.pdf.textlayer import PARSER_NAME, read_text_layer
 from kbbuild.plugins import Registry
 from kbbuild.providers import ParseContext, Parser
-from kbbuild.records import Document, Element, ElementKind, PageInfo, SourceFile
+from kbbuild.records import Document, Element, ElementKind, ExtractionMethod, PageInfo, SourceFile
 
 
 def build_ocr_stack(registry: Registry | None, settings: OcrSettings) -> tuple[OcrStack | None, list[str]]:
@@ -67,6 +67,9 @@ class PdfParser(Parser):
         if need_ocr:
             elements, pages, ocr_warnings = self._ocr(path, elements, pages, need_ocr, context)
             warnings.extend(ocr_warnings)
+        if settings.ocr.enabled and settings.ocr.figures:
+            elements, figure_warnings = self._ocr_figures(path, elements, pages, context)
+            warnings.extend(figure_warnings)
             if title is None:
                 title = next((e.text for e in elements if e.page == 1 and e.kind is ElementKind.HEADING), None)
         return Document(
@@ -103,6 +106,33 @@ class PdfParser(Parser):
         merged.sort(key=lambda e: e.page or 0)  # stable: reading order within a page is kept
         pages = [p.model_copy(update={"ocr": True}) if p.number in by_page else p for p in pages]
         return merged, pages, notes
+
+    def _ocr_figures(
+        self, path: Path, elements: list[Element], pages: list[PageInfo], context: ParseContext
+    ) -> tuple[list[Element], list[str]]:
+        """Text inside figures of text-layer pages (chart labels, diagram text), read by OCR."""
+        ocr_pages = {p.number for p in pages if p.ocr}
+        wanted = {e.page for e in elements if e.kind is ElementKind.FIGURE and e.page not in ocr_pages}
+        if not wanted:
+            return elements, []
+        settings = context.settings.ocr
+        stack, notes = build_ocr_stack(context.registry, settings)
+        if stack is None:
+            return elements, [f"figures were not OCRed: {notes[0]}"]
+        reader = OcrPageReader(stack, settings, self.name)
+        images = {}
+        out = []
+        for element in elements:
+            if element.kind is ElementKind.FIGURE and element.page in wanted and element.bbox is not None:
+                if element.page not in images:
+                    images = {element.page: render_page(path, element.page, settings.dpi)}  # one page held
+                text, confidence = reader.read_region_text(images[element.page], element.bbox, settings.dpi)
+                if text:
+                    element = element.model_copy(
+                        update={"text": text, "confidence": round(confidence, 4), "method": ExtractionMethod.OCR}
+                    )
+            out.append(element)
+        return out, notes
 
 
 @hookimpl
