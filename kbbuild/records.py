@@ -143,9 +143,15 @@ class PageInfo(_Record):
         return not self.has_text_layer and self.image_area_ratio >= 0.3
 
     @property
+    def looks_mixed(self) -> bool:
+        """A little text layer on a page that is mostly image: a scan with a stamp or a typed
+        header, or text rendered as graphics. The words in the images need OCR too."""
+        return self.has_text_layer and self.image_area_ratio >= 0.5 and self.n_chars < 500
+
+    @property
     def needs_ocr(self) -> bool:
-        """A scan, or a text layer made of glyphs without a Unicode mapping (unreadable as text)."""
-        return self.looks_scanned or self.garbage_ratio > 0.5
+        """A scan, a mixed page, or a text layer of glyphs without Unicode mapping (unreadable)."""
+        return self.looks_scanned or self.looks_mixed or self.garbage_ratio > 0.5
 
 
 class Document(_Record):

@@ -147,6 +147,10 @@ class OcrPageReader:
             if line.confidence >= self.settings.min_confidence and line.text.strip()
         ]
         regions = _drop_nested(self.stack.layout.detect(image)) if self.stack.layout else []
+        page_area = float(image.shape[0] * image.shape[1])
+        # A "figure" covering much of a scanned page is the page itself (handwriting, a photo of a
+        # notice): layout models say figure, but its lines are the page's text.
+        regions = [r for r in regions if not (r.kind == "figure" and _area(r.bbox) > 0.4 * page_area)]
         owned, loose = _assign(lines, regions)
         heights = [ln.bbox.height for ln in lines] or [1.0]
         body_height = statistics.median(heights)
@@ -217,9 +221,8 @@ class OcrPageReader:
         to_points: float,
     ) -> Element | None:
         kind = _REGION_KINDS.get(region.kind, ElementKind.PARAGRAPH)
-        if kind is ElementKind.FIGURE:
-            text = _text_of(lines) if self.settings.figures else ""
-            return self._element(kind, lines, page, to_points, box=region.bbox, text=text)
+        if kind is ElementKind.FIGURE:  # the page was OCRed anyway: keep what was read inside it
+            return self._element(kind, lines, page, to_points, box=region.bbox, text=_text_of(lines))
         if not lines:
             return None
         if kind is ElementKind.TABLE:

@@ -10,6 +10,7 @@ from kbbuild.config import OcrSettings
 from kbbuild.hookspecs import hookimpl
 from kbbuild.parse.pdf.ocr_page import OcrPageReader, OcrStack
 from kbbuild.parse.pdf.textlayer import PARSER_NAME, read_text_layer
+from kbbuild.parse.reading_order import xy_cut_order
 from kbbuild.plugins import Registry
 from kbbuild.providers import ParseContext, Parser
 from kbbuild.records import Document, Element, ElementKind, ExtractionMethod, PageInfo, SourceFile
@@ -49,6 +50,16 @@ def render_page(path: Path, page: int, dpi: int):
         return bitmap.to_numpy().copy()
     finally:
         pdf.close()
+
+
+def _covers(own: Element, found: Element) -> bool:
+    """An OCR element mostly inside a text-layer element repeats it."""
+    a, b = own.bbox, found.bbox
+    if a is None or b is None:
+        return False
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return w > 0 and h > 0 and w * h > 0.5 * max(b.width * b.height, 1e-6)
 
 
 class PdfParser(Parser):
@@ -100,7 +111,12 @@ class PdfParser(Parser):
         by_page: dict[int, list[Element]] = {}
         for page in need_ocr:
             image = render_page(path, page.number, settings.dpi)
-            by_page[page.number] = reader.read(image, page.number, settings.dpi)
+            read = reader.read(image, page.number, settings.dpi)
+            if page.looks_mixed:  # keep the text layer; add what OCR found elsewhere on the page
+                own = [e for e in elements if e.page == page.number and (e.kind is not ElementKind.FIGURE or e.text)]
+                read = own + [e for e in read if not any(_covers(o, e) for o in own if o.bbox)]
+                read = [read[i] for i in xy_cut_order([e.bbox for e in read])]  # type: ignore[misc]
+            by_page[page.number] = read
         merged = [e for e in elements if e.page not in by_page]
         merged.extend(e for page_elements in by_page.values() for e in page_elements)
         merged.sort(key=lambda e: e.page or 0)  # stable: reading order within a page is kept
