@@ -267,6 +267,13 @@ class FileRecord(_Record):
     warnings: list[str] = Field(default_factory=list)
 
 
+def file_record(source: SourceFile, status: FileStatus, **fields) -> FileRecord:
+    """The record of one input file, identified by its path, hash, size and format."""
+    return FileRecord(
+        relpath=source.relpath, sha256=source.sha256, size=source.size, format=source.format, status=status, **fields
+    )
+
+
 class PluginInfo(_Record):
     name: str
     version: str

@@ -15,6 +15,7 @@ from kbbuild.records import ElementKind, ExtractionMethod
 from kbbuild.text.spacing import fix_spacing
 
 from .conftest import DATA, SAMPLES
+from .pdfmaker import figure_pdf
 
 pytestmark = pytest.mark.slow
 
@@ -118,28 +119,14 @@ def test_spacing_fix_is_conservative():
 
 def _figure_pdf(tmp_path):
     from PIL import Image, ImageDraw, ImageFont
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.utils import ImageReader
-    from reportlab.pdfgen import canvas
 
     chart = Image.new("RGB", (900, 500), "white")
     draw = ImageDraw.Draw(chart)
     draw.rectangle((100, 150, 300, 450), fill=(90, 120, 200))
     draw.rectangle((500, 250, 700, 450), fill=(200, 120, 90))
-    font = ImageFont.load_default(size=44)
-    draw.text((90, 40), "Pump failures by season", fill="black", font=font)
-    buffer = io.BytesIO()
-    chart.save(buffer, format="PNG")
-    buffer.seek(0)
-    path = tmp_path / "chart.pdf"
-    pdf = canvas.Canvas(str(path), pagesize=A4)
-    pdf.setFont("Helvetica", 11)
-    pdf.drawString(72, 780, "Failures peak in winter, as the chart below shows for the last three years.")
-    pdf.drawImage(ImageReader(buffer), 72, 420, width=450, height=250)
-    pdf.drawString(72, 400, "Figure 2: Failures per season.")
-    pdf.showPage()
-    pdf.save()
-    return path
+    draw.text((90, 40), "Pump failures by season", fill="black", font=ImageFont.load_default(size=44))
+    intro = "Failures peak in winter, as the chart below shows for the last three years."
+    return figure_pdf(tmp_path / "chart.pdf", chart, intro, "Figure 2: Failures per season.", 420, 250)
 
 
 def test_text_inside_figures_is_ocred_only_when_asked(registry, tmp_path):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-
 from kbbuild.config import Settings
 from kbbuild.parse.pdf.plugin import PdfParser
 from kbbuild.parse.reading_order import xy_cut_order
@@ -79,23 +77,15 @@ def test_table_chunk_carries_its_caption():
 
 def test_figure_becomes_an_element_with_its_caption(tmp_path):
     from PIL import Image, ImageDraw
-    from reportlab.lib.pagesizes import A4
-    from reportlab.lib.utils import ImageReader
-    from reportlab.pdfgen import canvas
+
+    from .pdfmaker import figure_pdf
 
     picture = Image.new("RGB", (400, 300), "white")
     ImageDraw.Draw(picture).ellipse((50, 50, 350, 250), outline="black", width=6)
-    buffer = io.BytesIO()
-    picture.save(buffer, format="PNG")
-    buffer.seek(0)
-    path = tmp_path / "figure.pdf"
-    pdf = canvas.Canvas(str(path), pagesize=A4)
-    pdf.setFont("Helvetica", 11)
-    pdf.drawString(72, 780, "The impeller is shown below; keep the vanes free of debris.")
-    pdf.drawImage(ImageReader(buffer), 72, 450, width=300, height=225)
-    pdf.drawString(72, 430, "Figure 1: Impeller seen from the suction side.")
-    pdf.showPage()
-    pdf.save()
+    intro = "The impeller is shown below; keep the vanes free of debris."
+    path = figure_pdf(
+        tmp_path / "figure.pdf", picture, intro, "Figure 1: Impeller seen from the suction side.", 450, 225
+    )
     doc = _parse(path)
     figures = [e for e in doc.elements if e.kind is ElementKind.FIGURE]
     assert len(figures) == 1

@@ -30,6 +30,7 @@ from kbbuild.records import (
     Manifest,
     SourceFile,
     VersionCounts,
+    file_record,
 )
 from kbbuild.store.kb import KB
 from kbbuild.store.schema import CHUNKS_TABLE, to_rows
@@ -123,12 +124,9 @@ class _Run:
             )
         if not chunks:
             warnings.append("no text was extracted: nothing from this file is searchable")
-        return FileRecord(
-            relpath=source.relpath,
-            sha256=source.sha256,
-            size=source.size,
-            format=source.format,
-            status=FileStatus.INGESTED,
+        return file_record(
+            source,
+            FileStatus.INGESTED,
             parser=parser.name,
             pages=len(document.pages),
             pages_without_text=list(document.pages_without_text),
@@ -139,15 +137,7 @@ class _Run:
 
     @staticmethod
     def _failure(source: SourceFile, parser: str, reason: str) -> FileRecord:
-        return FileRecord(
-            relpath=source.relpath,
-            sha256=source.sha256,
-            size=source.size,
-            format=source.format,
-            status=FileStatus.FAILED,
-            parser=parser,
-            error=reason,
-        )
+        return file_record(source, FileStatus.FAILED, parser=parser, error=reason)
 
 
 @dataclass
