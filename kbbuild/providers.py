@@ -19,7 +19,7 @@ from kbbuild.records import Chunk, Document, EmbeddingModelInfo, LayoutRegion, O
 if TYPE_CHECKING:
     import numpy as np
 
-    from kbbuild.config import Settings
+    from kbbuild.config import OcrSettings, Settings
     from kbbuild.plugins import Registry
 
 
@@ -140,6 +140,11 @@ class _ModelProvider(Provider):
 
     def device(self) -> str:
         return "cpu"
+
+    def configure(self, settings: OcrSettings) -> _ModelProvider:
+        """A copy of the provider bound to the user's settings (model source, folders); the
+        registered instance itself stays settings-free."""
+        return self
 
 
 class OcrEngine(_ModelProvider):

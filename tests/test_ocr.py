@@ -139,3 +139,21 @@ def test_text_inside_figures_is_ocred_only_when_asked(registry, tmp_path):
     read = next(e for e in _parse(path, registry, settings).elements if e.kind is ElementKind.FIGURE)
     assert "Pump failures by season" in read.text
     assert read.method is ExtractionMethod.OCR and read.confidence > 0.5
+
+
+def test_paddleocr_backend_reads_the_scanned_page_offline(registry, tmp_path, monkeypatch, cli):
+    """The second backend: PaddleOCR itself, on PP-OCRv4 model folders built from the wheel's files."""
+    monkeypatch.setenv("KBBUILD_CACHE", str(tmp_path / "cache"))
+    settings = Settings()
+    settings.ocr.engine = "paddleocr"
+    doc = _parse(SAMPLES / "riverside_scanned_notice.pdf", registry, settings)
+    elements = [e for e in doc.elements if e.page == 2]
+    assert elements and all(e.meta["ocr"].startswith("paddleocr") for e in elements)
+    truth = (DATA / "groundtruth" / "riverside_scanned_notice.p2.txt").read_text(encoding="utf-8")
+    assert cer(truth, "\n".join(e.text for e in elements)) < 0.05
+    assert (tmp_path / "cache" / "paddle-models" / "PP-OCRv4_mobile_rec" / "inference.yml").is_file()
+    config = tmp_path / "kbbuild.toml"
+    config.write_text('[ocr]\nengine = "paddleocr"\n')
+    doctor = cli("doctor", "--config", config)
+    assert doctor.exit_code == 0
+    assert next(line for line in doctor.output.splitlines() if " paddleocr " in line).startswith("ok   *")

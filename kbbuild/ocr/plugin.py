@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from kbbuild.hookspecs import hookimpl
+from kbbuild.ocr.paddle import PaddleOcrEngine
 from kbbuild.ocr.rapid import RapidLayoutModel, RapidOcr, RapidTableModel
 
 
 @hookimpl
 def kbbuild_register_ocr_engines(register) -> None:
     register(RapidOcr())
+    register(PaddleOcrEngine())
 
 
 @hookimpl

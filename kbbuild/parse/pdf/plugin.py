@@ -24,6 +24,7 @@ def build_ocr_stack(registry: Registry | None, settings: OcrSettings) -> tuple[O
     if engine is None:
         names = ", ".join(e.name for e in registry.ocr_engines) or "none installed"
         return None, [f"OCR engine '{settings.engine}' is not available (have: {names})"]
+    engine = engine.configure(settings)
     reason = engine.unavailable_reason()
     if reason:
         return None, [f"OCR engine '{engine.name}' cannot run: {reason}"]
@@ -33,7 +34,7 @@ def build_ocr_stack(registry: Registry | None, settings: OcrSettings) -> tuple[O
         provider = next((p for p in getattr(registry, kind) if p.name == wanted), None) if wanted else None
         if wanted and provider is None:
             notes.append(f"{kind[:-1].replace('_', ' ')} '{wanted}' is not available; OCR runs without it")
-        elif provider is not None and (why := provider.unavailable_reason()):
+        elif provider is not None and (why := (provider := provider.configure(settings)).unavailable_reason()):
             notes.append(f"{provider.name} cannot run ({why}); OCR runs without it")
             provider = None
         optional[kind] = provider
