@@ -16,6 +16,8 @@ _LETTER_RUN = re.compile(r"[A-Za-z]+")
 _DOT_BETWEEN_WORDS = re.compile(r"(?<=[a-z]{2})\.(?=[a-z]{2})")
 _DOT_BEFORE_NUMBER = re.compile(r"\b([A-Za-z]{4,})\.(?=\d)")
 MIN_RUN = 6
+# Closed-class words that OCR most often glues to their neighbour.
+GLUE_WORDS = frozenset({"a", "an", "the", "of", "and", "or", "to", "in", "on", "for", "at", "by", "with", "from", "is"})
 # Pieces of a split must be common words: rare "words" such as "jiang" or "shire" are usually
 # parts of a name, which is better left whole than cut.
 MAX_PIECE_RANK = 40_000
@@ -66,12 +68,6 @@ def _common() -> frozenset[str]:
     return frozenset(word for word, _ in words[:MAX_PIECE_RANK])
 
 
-@lru_cache(maxsize=1)
-def _function_words() -> frozenset[str]:
-    words = sorted(_model()._wordcost.items(), key=lambda item: item[1])
-    return frozenset(word for word, _ in words[:120])
-
-
 def _common_word(word: str) -> bool:
     return word.lower() in _common() and (len(word) > 1 or word.lower() in ("a", "i"))
 
@@ -84,8 +80,12 @@ def _segment(run: str) -> str:
         return run
     if not all(_common_word(p) for p in pieces):
         return run
-    if run[0].isupper() and run[1:].islower() and not any(p.lower() in _function_words() for p in pieces):
-        return run  # "Zhangjiang", "Rivershire": a capitalised run without "of"/"the" is a name
+    if run[0].isupper() and run[1:].islower():
+        # "Buildingof" or "Thepump" are glued words; "Zhangjiang", "Docling" are names. A capitalised
+        # run is split only around a closed-class word, and its other pieces must be real words.
+        glue = [p for p in pieces if p.lower() in GLUE_WORDS]
+        if not glue or any(len(p) < 3 for p in pieces if p.lower() not in GLUE_WORDS):
+            return run
     if sum(len(p) for p in pieces) / len(pieces) < 2.5:
         return run
     return " ".join(pieces)
