@@ -43,6 +43,11 @@ class ParseSettings(_Section):
         default_factory=dict,
         description='Pin a parser per format, e.g. {pdf = "pdfminer"}; default: highest priority.',
     )
+    text_engine: Literal["pdfium", "pdfminer"] = Field(
+        default="pdfium",
+        description="Where text-layer characters come from before pdfminer's layout analysis groups them: "
+        "'pdfium' (fast, C++; pages with tables still go through pdfminer/pdfplumber) or 'pdfminer' (all pages).",
+    )
     workers: int = Field(
         default=0, ge=0, description="Processes that read long PDFs page range by page range; 0 = one per core."
     )

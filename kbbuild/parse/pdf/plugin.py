@@ -73,7 +73,9 @@ class PdfParser(Parser):
         settings = context.settings
         path = Path(source.path)
         workers = settings.parse.workers or os.cpu_count() or 1
-        elements, pages, title = read_text_layer(path, settings.parse.heading_size_ratio, context.on_page, workers)
+        elements, pages, title = read_text_layer(
+            path, settings.parse.heading_size_ratio, context.on_page, workers, settings.parse.text_engine
+        )
         warnings: list[str] = []
         need_ocr = [p for p in pages if p.needs_ocr]
         if need_ocr:

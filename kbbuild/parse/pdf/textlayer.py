@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pdfplumber
-from pdfminer.layout import LTChar, LTFigure, LTImage, LTPage, LTTextBox, LTTextLine
+import pypdfium2
+from pdfminer.layout import LAParams, LTChar, LTFigure, LTImage, LTPage, LTTextBox, LTTextLine
 from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
 from pdfminer.pdfpage import PDFTextExtractionNotAllowed
 from pdfminer.pdfparser import PDFSyntaxError
@@ -28,7 +29,8 @@ from pdfminer.psparser import PSEOF, PSException
 from pdfplumber.utils.exceptions import PdfminerException
 
 from kbbuild.errors import InputError
-from kbbuild.parse.pdf.tables import TextTable, find_tables, table_signal
+from kbbuild.parse.pdf.pdfium_chars import read_page as read_pdfium_page
+from kbbuild.parse.pdf.tables import MIN_RULINGS, TextTable, find_tables, table_signal
 from kbbuild.parse.reading_order import xy_cut_order
 from kbbuild.records import BBox, Element, ElementKind, ExtractionMethod, PageInfo
 from kbbuild.text.tables import to_html, to_markdown
@@ -143,11 +145,13 @@ class _PageParts:
     info: PageInfo
 
 
-def _read_page(page, number: int) -> _PageParts:
-    layout: LTPage = page.layout
+def _parts(
+    layout: LTPage,
+    number: int,
+    tables: list[TextTable],
+    images: list[tuple[float, float, float, float]],
+) -> _PageParts:
     height = layout.height
-    signal = table_signal(layout)
-    tables = find_tables(page, signal) if signal.worth_looking else []
     # pdfplumber boxes are top-left origin; lines inside a table belong to the table, not to prose.
     table_boxes = [(t.bbox[0], height - t.bbox[3], t.bbox[2], height - t.bbox[1]) for t in tables]
     blocks = [
@@ -158,7 +162,6 @@ def _read_page(page, number: int) -> _PageParts:
     unmapped = sum(len(m) for m in _UNMAPPED.findall(page_text)) + page_text.count("\ufffd")
     garbage = unmapped / max(len(page_text.replace(" ", "")), 1)
     page_area = max(layout.width * height, 1.0)
-    images = _image_boxes(layout)
     image_area = sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in images)
     figures = [
         _Figure(number, box)
@@ -177,7 +180,29 @@ def _read_page(page, number: int) -> _PageParts:
     return _PageParts(blocks, tables, figures, info)
 
 
+def _read_page(page, number: int) -> _PageParts:
+    """One page through pdfplumber: pdfminer's interpreter and layout analysis, then tables."""
+    layout: LTPage = page.layout
+    signal = table_signal(layout)
+    tables = find_tables(page, signal) if signal.worth_looking else []
+    return _parts(layout, number, tables, _image_boxes(layout))
+
+
+def _read_page_fast(pdfium_page, number: int) -> _PageParts | None:
+    """One page from pdfium's characters through pdfminer's layout analysis; None when the page
+    has a table signal (then pdfplumber, which needs pdfminer's own objects, reads it)."""
+    page = read_pdfium_page(pdfium_page, number)
+    if page.horizontal_rules + page.vertical_rules + page.boxes >= MIN_RULINGS:
+        return None
+    layout = page.layout_page
+    layout.analyze(LAParams(**LAPARAMS))
+    if table_signal(layout).worth_looking:
+        return None
+    return _parts(layout, number, [], page.images)
+
+
 def _pdfminer_error(error: Exception) -> Exception:
+    """pdfplumber wraps pdfminer's exceptions; the original says what is wrong with the file."""
     if isinstance(error, PdfminerException) and error.args and isinstance(error.args[0], Exception):
         return error.args[0]
     return error
@@ -204,15 +229,32 @@ def _outline(pdf) -> dict[str, int]:
     return levels
 
 
-def _read_range(path: str, first: int, last: int) -> list[_PageParts]:
+def _read_range(
+    path: str, first: int, last: int, engine: str = "pdfium", on_page: Callable[[int], None] | None = None
+) -> list[_PageParts]:
     """Pages first..last of one PDF: the unit of work of a parse worker process."""
     parts = []
-    with pdfplumber.open(path, laparams=LAPARAMS) as pdf:
-        pages = pdf.pages
-        for number in range(first, last + 1):
-            page = pages[number - 1]
-            parts.append(_read_page(page, number))
-            page.close()  # drop pdfplumber's per-page caches: memory stays per page
+    pdfium_doc = pypdfium2.PdfDocument(path) if engine == "pdfium" else None
+    try:
+        with pdfplumber.open(path, laparams=LAPARAMS) as pdf:
+            pages = pdf.pages
+            for number in range(first, last + 1):
+                part = None
+                if pdfium_doc is not None:
+                    try:
+                        part = _read_page_fast(pdfium_doc[number - 1], number)
+                    except pypdfium2.PdfiumError:
+                        part = None  # pdfminer may still read what pdfium cannot
+                if part is None:
+                    page = pages[number - 1]
+                    part = _read_page(page, number)
+                    page.close()  # drop pdfplumber's per-page caches: memory stays per page
+                parts.append(part)
+                if on_page is not None:
+                    on_page(number)
+    finally:
+        if pdfium_doc is not None:
+            pdfium_doc.close()
     return parts
 
 
@@ -230,11 +272,13 @@ def _executor(workers: int) -> ProcessPoolExecutor:
     return _pool
 
 
-def _read_parallel(path: Path, count: int, workers: int, on_page: Callable[[int], None]) -> list[_PageParts]:
+def _read_parallel(
+    path: Path, count: int, workers: int, engine: str, on_page: Callable[[int], None]
+) -> list[_PageParts]:
     size = max(4, math.ceil(count / (workers * 3)))
     ranges = [(first, min(first + size - 1, count)) for first in range(1, count + 1, size)]
     try:
-        futures = {_executor(workers).submit(_read_range, str(path), a, b): a for a, b in ranges}
+        futures = {_executor(workers).submit(_read_range, str(path), a, b, engine): a for a, b in ranges}
         done: dict[int, list[_PageParts]] = {}
         for future in as_completed(futures):
             done[futures[future]] = future.result()
@@ -248,7 +292,7 @@ def _read_parallel(path: Path, count: int, workers: int, on_page: Callable[[int]
 
 
 def _read_pages(
-    path: Path, on_page: Callable[[int], None], workers: int = 1
+    path: Path, on_page: Callable[[int], None], workers: int = 1, engine: str = "pdfium"
 ) -> tuple[list[_PageParts], dict[str, int]]:
     """Every page's blocks, tables, figures and facts. Long documents are read by ``workers``
     processes in page ranges; layout analysis is pure Python, so this is what uses the cores."""
@@ -257,13 +301,10 @@ def _read_pages(
         with pdfplumber.open(str(path), laparams=LAPARAMS) as pdf:
             outline = _outline(pdf)
             count = len(pdf.pages)
-            if workers <= 1 or count < PARALLEL_MIN_PAGES:
-                for number, page in enumerate(pdf.pages, start=1):
-                    parts.append(_read_page(page, number))
-                    page.close()
-                    on_page(number)
         if workers > 1 and count >= PARALLEL_MIN_PAGES:
-            parts = _read_parallel(path, count, workers, on_page)
+            parts = _read_parallel(path, count, workers, engine, on_page)
+        elif count:
+            parts = _read_range(str(path), 1, count, engine, on_page)
     except Exception as raw:
         error = _pdfminer_error(raw)
         if isinstance(error, (PDFPasswordIncorrect, PDFEncryptionError)):
@@ -429,12 +470,12 @@ def _attach_captions(elements: list[Element], page_height: float) -> list[Elemen
 
 
 def read_text_layer(
-    path: Path, heading_ratio: float, on_page: Callable[[int], None], workers: int = 1
+    path: Path, heading_ratio: float, on_page: Callable[[int], None], workers: int = 1, engine: str = "pdfium"
 ) -> tuple[list[Element], list[PageInfo], str | None]:
     """Elements in reading order (XY-cut per page), page facts, and the document title if one
     stands out. Tables become table elements (Markdown text, HTML alongside) and their cells are
     kept out of the prose; figures become figure elements with their captions attached."""
-    parts, outline = _read_pages(path, on_page, workers)
+    parts, outline = _read_pages(path, on_page, workers, engine)
     classified = _classify([b for part in parts for b in part.blocks], heading_ratio, outline)
     kinds = {id(block): (kind, level) for block, kind, level in classified}
     elements: list[Element] = []
