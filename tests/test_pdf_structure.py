@@ -147,3 +147,22 @@ def test_parallel_page_ranges_give_the_same_document(tmp_path):
     assert parallel == sequential
     assert sorted(seen) == list(range(1, PARALLEL_MIN_PAGES + 3))
     assert [e.page for e in parallel[0]] == sorted(e.page for e in parallel[0])
+
+
+def test_pdfium_and_pdfminer_characters_give_the_same_structure():
+    """The fast path only changes where characters come from; pdfminer's layout analysis still groups
+    them, so both engines must agree on every sample: texts, kinds, heading levels, pages."""
+    from kbbuild.parse.pdf.textlayer import read_text_layer
+
+    for pdf in sorted(SAMPLES.glob("*.pdf")):
+        fast = read_text_layer(pdf, 1.15, lambda n: None, workers=1, engine="pdfium")
+        slow = read_text_layer(pdf, 1.15, lambda n: None, workers=1, engine="pdfminer")
+
+        def shape(result):
+            return [(e.page, e.kind, e.level, " ".join(e.text.split())) for e in result[0]]
+
+        assert shape(fast) == shape(slow), pdf.name
+        assert fast[2] == slow[2]
+        for a, b in zip(fast[0], slow[0], strict=True):
+            if a.bbox and b.bbox:  # same boxes to within a couple of points
+                assert abs(a.bbox.x0 - b.bbox.x0) < 3 and abs(a.bbox.y0 - b.bbox.y0) < 4, (pdf.name, a.text)
