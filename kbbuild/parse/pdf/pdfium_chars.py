@@ -11,13 +11,19 @@ from __future__ import annotations
 
 import ctypes
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import pypdfium2.raw as pdfium_c
-from pdfminer.layout import LTChar, LTComponent, LTPage
+from pdfminer import layout as pdfminer_layout
+from pdfminer.layout import LTComponent, LTPage, LTRect
+
+_NO_COLOUR = SimpleNamespace(scolor=None, ncolor=None)
 
 
-class PdfiumChar(LTChar):
-    """An LTChar built from pdfium's data (pdfminer's own constructor needs its font objects)."""
+class LTChar(pdfminer_layout.LTChar):
+    """A pdfminer character built from pdfium's data (pdfminer's own constructor needs its font
+    objects). It keeps pdfminer's class name because pdfplumber derives object types ("char")
+    from class names when it converts a layout for its table finder."""
 
     def __init__(self, text: str, bbox: tuple[float, float, float, float], fontname: str, size: float) -> None:
         LTComponent.__init__(self, bbox)
@@ -27,27 +33,23 @@ class PdfiumChar(LTChar):
         self.upright = True
         self.matrix = (1.0, 0.0, 0.0, 1.0, bbox[0], bbox[1])
         self.adv = bbox[2] - bbox[0]
-        self.ncs = None
-        self.graphicstate = None
+        self.graphicstate = _NO_COLOUR
 
 
 @dataclass
 class PdfiumPage:
-    layout_page: LTPage  # not yet analysed
+    layout_page: LTPage  # characters and rulings, not yet analysed
     images: list[tuple[float, float, float, float]]
-    horizontal_rules: int
-    vertical_rules: int
-    boxes: int
 
 
-def _chars(page) -> list[PdfiumChar]:
+def _chars(page) -> list[LTChar]:
     textpage = page.get_textpage()
     raw = textpage.raw
     rect = pdfium_c.FS_RECTF()
     buffer = ctypes.create_string_buffer(256)
     flags = ctypes.c_int()
     x, y = ctypes.c_double(), ctypes.c_double()
-    chars: list[PdfiumChar] = []
+    chars: list[LTChar] = []
     last_object, fontname = None, ""
     try:
         for index in range(pdfium_c.FPDFText_CountChars(raw)):
@@ -55,8 +57,8 @@ def _chars(page) -> list[PdfiumChar]:
                 continue
             code = pdfium_c.FPDFText_GetUnicode(raw, index)
             char = chr(code) if code else ""
-            if not char or char.isspace():
-                continue
+            if not char or (char.isspace() and char != " "):
+                continue  # a space drawn by the PDF is a character, as pdfminer has it; line breaks are not
             pdfium_c.FPDFText_GetLooseCharBox(raw, index, ctypes.byref(rect))
             text_object = ctypes.cast(pdfium_c.FPDFText_GetTextObject(raw, index), ctypes.c_void_p).value
             if text_object != last_object:  # font facts are per text object, not per char
@@ -73,7 +75,7 @@ def _chars(page) -> list[PdfiumChar]:
             else:
                 box = (rect.left, rect.bottom, rect.right, rect.top)
             if box[2] > box[0] and box[3] > box[1]:
-                chars.append(PdfiumChar(char, box, fontname, size))
+                chars.append(LTChar(char, box, fontname, size))
     finally:
         textpage.close()
     return chars
@@ -84,17 +86,13 @@ def read_page(page, number: int) -> PdfiumPage:
     layout = LTPage(number, (0.0, 0.0, width, height))
     for char in _chars(page):
         layout.add(char)
-    images, horizontal, vertical, boxes = [], 0, 0, 0
+    images = []
     for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=3):
         left, bottom, right, top = obj.get_bounds()
-        w, h = right - left, top - bottom
+        if right <= left and top <= bottom:
+            continue
         if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
-            if w > 0 and h > 0:
-                images.append((left, bottom, right, top))
-        elif h < 2 and w > 10:
-            horizontal += 1
-        elif w < 2 and h > 10:
-            vertical += 1
-        elif w >= 2 and h >= 2:
-            boxes += 1
-    return PdfiumPage(layout, images, horizontal, vertical, boxes)
+            images.append((left, bottom, right, top))
+        else:  # a path, by its bounding box: enough for rules, cell borders and shaded cells
+            layout.add(LTRect(1.0, (left, bottom, right, top), stroke=True, fill=True, original_path=[]))
+    return PdfiumPage(layout, images)

@@ -30,7 +30,7 @@ from pdfplumber.utils.exceptions import PdfminerException
 
 from kbbuild.errors import InputError
 from kbbuild.parse.pdf.pdfium_chars import read_page as read_pdfium_page
-from kbbuild.parse.pdf.tables import MIN_RULINGS, TextTable, find_tables, table_signal
+from kbbuild.parse.pdf.tables import TextTable, find_tables, table_signal
 from kbbuild.parse.reading_order import xy_cut_order
 from kbbuild.records import BBox, Element, ElementKind, ExtractionMethod, PageInfo
 from kbbuild.text.tables import to_html, to_markdown
@@ -188,17 +188,20 @@ def _read_page(page, number: int) -> _PageParts:
     return _parts(layout, number, tables, _image_boxes(layout))
 
 
-def _read_page_fast(pdfium_page, number: int) -> _PageParts | None:
-    """One page from pdfium's characters through pdfminer's layout analysis; None when the page
-    has a table signal (then pdfplumber, which needs pdfminer's own objects, reads it)."""
+def _read_page_fast(pdfium_page, plumber_page, number: int) -> _PageParts:
+    """One page from pdfium's characters and paths through pdfminer's layout analysis; when it
+    shows a table signal, pdfplumber's finder runs on that same layout (handed over as the
+    page's layout, so pdfminer never interprets the page)."""
     page = read_pdfium_page(pdfium_page, number)
-    if page.horizontal_rules + page.vertical_rules + page.boxes >= MIN_RULINGS:
-        return None
     layout = page.layout_page
     layout.analyze(LAParams(**LAPARAMS))
-    if table_signal(layout).worth_looking:
-        return None
-    return _parts(layout, number, [], page.images)
+    signal = table_signal(layout)
+    tables: list[TextTable] = []
+    if signal.worth_looking:
+        plumber_page._layout = layout
+        tables = find_tables(plumber_page, signal)
+        plumber_page.close()
+    return _parts(layout, number, tables, page.images)
 
 
 def _pdfminer_error(error: Exception) -> Exception:
@@ -242,7 +245,7 @@ def _read_range(
                 part = None
                 if pdfium_doc is not None:
                     try:
-                        part = _read_page_fast(pdfium_doc[number - 1], number)
+                        part = _read_page_fast(pdfium_doc[number - 1], pages[number - 1], number)
                     except pypdfium2.PdfiumError:
                         part = None  # pdfminer may still read what pdfium cannot
                 if part is None:
