@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pypdfium2.raw as pdfium_c
 from pdfminer import layout as pdfminer_layout
-from pdfminer.layout import LTComponent, LTPage, LTRect
+from pdfminer.layout import LTComponent, LTLine, LTPage, LTRect
 
 _NO_COLOUR = SimpleNamespace(scolor=None, ncolor=None)
 
@@ -81,6 +81,38 @@ def _chars(page) -> list[LTChar]:
     return chars
 
 
+def _clip(box: tuple[float, float, float, float], width: float, height: float):
+    left, bottom, right, top = max(box[0], 0.0), max(box[1], 0.0), min(box[2], width), min(box[3], height)
+    return (left, bottom, right, top) if right >= left and top >= bottom else None
+
+
+def _segments(obj, width: float, height: float) -> list[LTLine]:
+    """The straight segments of a path, in page coordinates: a table's whole grid is often one
+    path, whose bounding box alone would hide every rule inside it."""
+    matrix = obj.get_matrix()
+    x, y = ctypes.c_float(), ctypes.c_float()
+    lines: list[LTLine] = []
+    current = start = None
+    for index in range(pdfium_c.FPDFPath_CountSegments(obj.raw)):
+        segment = pdfium_c.FPDFPath_GetPathSegment(obj.raw, index)
+        if not pdfium_c.FPDFPathSegment_GetPoint(segment, ctypes.byref(x), ctypes.byref(y)):
+            continue
+        point = matrix.on_point(x.value, y.value)
+        kind = pdfium_c.FPDFPathSegment_GetType(segment)
+        if kind == pdfium_c.FPDF_SEGMENT_MOVETO:
+            start = point
+        elif kind == pdfium_c.FPDF_SEGMENT_LINETO and current is not None:
+            lines.append(_line(current, point))
+        if pdfium_c.FPDFPathSegment_GetClose(segment) and start is not None and point != start:
+            lines.append(_line(point, start))
+        current = point
+    return [line for line in lines if _clip(line.bbox, width, height) == line.bbox]
+
+
+def _line(p0: tuple[float, float], p1: tuple[float, float]) -> LTLine:
+    return LTLine(1.0, p0, p1, stroke=True, original_path=[])
+
+
 def read_page(page, number: int) -> PdfiumPage:
     width, height = page.get_size()
     layout = LTPage(number, (0.0, 0.0, width, height))
@@ -88,11 +120,14 @@ def read_page(page, number: int) -> PdfiumPage:
         layout.add(char)
     images = []
     for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=3):
-        left, bottom, right, top = obj.get_bounds()
-        if right <= left and top <= bottom:
+        box = _clip(obj.get_bounds(), width, height)
+        if box is None:
             continue
         if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
-            images.append((left, bottom, right, top))
-        else:  # a path, by its bounding box: enough for rules, cell borders and shaded cells
-            layout.add(LTRect(1.0, (left, bottom, right, top), stroke=True, fill=True, original_path=[]))
+            images.append(box)
+        elif obj.level == 0:
+            for line in _segments(obj, width, height):
+                layout.add(line)
+        else:  # inside a form XObject, whose own matrix also applies: the clipped box is enough
+            layout.add(LTRect(1.0, box, stroke=True, fill=True, original_path=[]))
     return PdfiumPage(layout, images)
