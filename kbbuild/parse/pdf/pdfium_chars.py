@@ -117,7 +117,9 @@ def read_page(page, number: int) -> PdfiumPage:
     width, height = page.get_size()
     layout = LTPage(number, (0.0, 0.0, width, height))
     for char in _chars(page):
-        layout.add(char)
+        x, y = (char.x0 + char.x1) / 2, (char.y0 + char.y1) / 2
+        if 0 <= x <= width and 0 <= y <= height:  # text placed off the page is never seen
+            layout.add(char)
     images = []
     for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=3):
         box = _clip(obj.get_bounds(), width, height)

@@ -153,6 +153,12 @@ def _strategies(signal: TableSignal) -> list[tuple[str, dict]]:
 MIN_COLUMN_GAP = 4.0  # points of whitespace that separate two columns
 
 
+def _within_page(page, bbox: tuple[float, float, float, float]) -> tuple[float, float, float, float] | None:
+    x0, top, x1, bottom = page.bbox
+    clipped = (max(bbox[0], x0), max(bbox[1], top), min(bbox[2], x1), min(bbox[3], bottom))
+    return clipped if clipped[2] > clipped[0] and clipped[3] > clipped[1] else None
+
+
 def whitespace_columns(page, bbox: tuple[float, float, float, float]) -> list[float]:
     """Column separators for a table without vertical rules: the middles of the vertical strips
     of whitespace that no word in the table crosses. Lines spanning most of the width without a
@@ -182,6 +188,9 @@ def whitespace_columns(page, bbox: tuple[float, float, float, float]) -> list[fl
 
 
 def _extract_by_whitespace(page, bbox) -> list[list[str | None]] | None:
+    bbox = _within_page(page, bbox)
+    if bbox is None:
+        return None
     columns = whitespace_columns(page, bbox)
     if len(columns) < 3:
         return None
