@@ -138,9 +138,8 @@ class OcrPageReader:
         self.settings = settings
         self.parser_name = parser_name
 
-    def read(self, image: np.ndarray, page: int, dpi: int, regions_only: BBox | None = None) -> list[Element]:
-        """Elements of a page image rendered at ``dpi``; ``regions_only`` (in points) limits the
-        result to one area, e.g. a figure on a text-layer page."""
+    def read(self, image: np.ndarray, page: int, dpi: int) -> list[Element]:
+        """Elements of a page image rendered at ``dpi``, in reading order."""
         lines = [
             line.model_copy(update={"text": self._clean_text(line.text)})
             for line in self.stack.engine.recognize(image)
@@ -162,8 +161,6 @@ class OcrPageReader:
                 elements.append(element)
         for group in _group_loose(loose):
             elements.append(self._element(ElementKind.PARAGRAPH, group, page, to_points))
-        if regions_only is not None:
-            elements = [e for e in elements if e.bbox and _overlap(e.bbox, regions_only) > 0.5 * _area(e.bbox)]
         order = xy_cut_order([e.bbox for e in elements])  # type: ignore[misc]
         return [elements[i] for i in order]
 

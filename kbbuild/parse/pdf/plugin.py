@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
+
+import numpy as np
 
 from kbbuild.config import OcrSettings
 from kbbuild.hookspecs import hookimpl
@@ -41,14 +44,14 @@ def build_ocr_stack(registry: Registry | None, settings: OcrSettings) -> tuple[O
     return OcrStack(engine, optional["layout_models"], optional["table_models"]), notes
 
 
-def render_page(path: Path, page: int, dpi: int):
-    """A page as a BGR uint8 image at ``dpi``; one page in memory at a time."""
+def render_pages(path: Path, pages: list[int], dpi: int) -> Iterator[tuple[int, np.ndarray]]:
+    """Pages as BGR uint8 images at ``dpi``, from one open document, one image in memory at a time."""
     import pypdfium2
 
     pdf = pypdfium2.PdfDocument(str(path))
     try:
-        bitmap = pdf[page - 1].render(scale=dpi / 72.0)
-        return bitmap.to_numpy().copy()
+        for page in pages:
+            yield page, pdf[page - 1].render(scale=dpi / 72.0).to_numpy().copy()
     finally:
         pdf.close()
 
@@ -112,9 +115,10 @@ class PdfParser(Parser):
             return elements, pages, [f"pages {numbers} have no usable text layer and were not OCRed: {notes[0]}"]
         reader = OcrPageReader(stack, settings, self.name)
         by_page: dict[int, list[Element]] = {}
-        for page in need_ocr:
-            image = render_page(path, page.number, settings.dpi)
-            read = reader.read(image, page.number, settings.dpi)
+        facts = {p.number: p for p in need_ocr}
+        for number, image in render_pages(path, list(facts), settings.dpi):
+            page = facts[number]
+            read = reader.read(image, number, settings.dpi)
             if page.looks_mixed:  # keep the text layer; add what OCR found elsewhere on the page
                 own = [e for e in elements if e.page == page.number and (e.kind is not ElementKind.FIGURE or e.text)]
                 read = own + [e for e in read if not any(_covers(o, e) for o in own if o.bbox)]
@@ -139,17 +143,18 @@ class PdfParser(Parser):
         if stack is None:
             return elements, [f"figures were not OCRed: {notes[0]}"]
         reader = OcrPageReader(stack, settings, self.name)
-        images = {}
+        read: dict[int, tuple[str, float | None]] = {}  # figure index -> OCR text, confidence
+        for number, image in render_pages(path, sorted(wanted), settings.dpi):
+            for index, element in enumerate(elements):
+                if element.kind is ElementKind.FIGURE and element.page == number and element.bbox is not None:
+                    read[index] = reader.read_region_text(image, element.bbox, settings.dpi)
         out = []
-        for element in elements:
-            if element.kind is ElementKind.FIGURE and element.page in wanted and element.bbox is not None:
-                if element.page not in images:
-                    images = {element.page: render_page(path, element.page, settings.dpi)}  # one page held
-                text, confidence = reader.read_region_text(images[element.page], element.bbox, settings.dpi)
-                if text:
-                    element = element.model_copy(
-                        update={"text": text, "confidence": round(confidence, 4), "method": ExtractionMethod.OCR}
-                    )
+        for index, element in enumerate(elements):
+            text, confidence = read.get(index, ("", None))
+            if text:
+                element = element.model_copy(
+                    update={"text": text, "confidence": round(confidence or 0.0, 4), "method": ExtractionMethod.OCR}
+                )
             out.append(element)
         return out, notes
 
