@@ -204,7 +204,7 @@ def ocr_spacing(verbose: bool) -> dict:
         pages.append((ROOT / "samples" / "riverside_scanned_notice.pdf", sample_truth))
         totals = {}
         for fix in (False, True):
-            settings = Settings()
+            settings = SETTINGS.model_copy(deep=True)
             settings.ocr.fix_english_spacing = fix
             hit = total = 0
             for pdf, truth in pages:
@@ -266,7 +266,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--set", action="append", choices=["olmocr", "omnidocbench", "icdar2013", "ocr-spacing"])
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--ocr-engine", choices=["rapidocr", "paddleocr"], help="default: kbbuild's default")
+    parser.add_argument("--text-engine", choices=["pdfium", "pdfminer"], help="default: kbbuild's default")
     args = parser.parse_args()
+    if args.ocr_engine:
+        SETTINGS.ocr.engine = args.ocr_engine
+    if args.text_engine:
+        SETTINGS.parse.text_engine = args.text_engine
     if not PARSE.exists():
         raise SystemExit(f"{PARSE} not found: the evaluation sets live outside the repository")
     sets = {"olmocr": olmocr, "omnidocbench": omnidocbench, "icdar2013": icdar2013, "ocr-spacing": ocr_spacing}

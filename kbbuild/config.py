@@ -73,6 +73,13 @@ class OcrSettings(_Section):
     )
     paddle_det_model: str = Field(default="PP-OCRv4_mobile_det", description="Engine 'paddleocr': detection model.")
     paddle_rec_model: str = Field(default="PP-OCRv4_mobile_rec", description="Engine 'paddleocr': recognition model.")
+    unclip_ratio: float = Field(
+        default=1.8,
+        gt=1,
+        le=4,
+        description="How far detected text-line boxes are grown before recognition. Tighter crops (PaddleOCR's "
+        "1.5, rapidocr's 1.6) make the recogniser drop spaces between English words; see bench/eval_parse.py.",
+    )
     fix_english_spacing: bool = Field(
         default=True, description="Re-insert spaces OCR drops between English words (dictionary segmentation)."
     )

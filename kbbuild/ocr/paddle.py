@@ -168,7 +168,7 @@ class PaddleOcrEngine(OcrEngine):
         s = self.settings
         with _lock:
             pipeline = _pipeline(s.paddle_models, s.paddle_det_model, s.paddle_rec_model)
-            results = list(pipeline.predict(image))
+            results = list(pipeline.predict(image, text_det_unclip_ratio=s.unclip_ratio))
         lines = []
         for result in results:
             for text, score, poly in zip(result["rec_texts"], result["rec_scores"], result["rec_polys"], strict=True):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kbbuild.config import OcrSettings
 from kbbuild.providers import LayoutModel, OcrEngine, TableModel
 from kbbuild.records import BBox, LayoutRegion, OcrLine
 
@@ -72,10 +73,10 @@ def quad_to_bbox(points) -> BBox:
 
 
 @cache
-def _rapidocr():
+def _rapidocr(unclip_ratio: float):
     from rapidocr_onnxruntime import RapidOCR
 
-    return RapidOCR()
+    return RapidOCR(det_unclip_ratio=unclip_ratio)
 
 
 @cache
@@ -106,6 +107,12 @@ class RapidOcr(OcrEngine):
     name = "rapidocr"
     version = f"1+rapidocr-onnxruntime-{_version('rapidocr-onnxruntime')}"
 
+    def __init__(self, settings: OcrSettings | None = None) -> None:
+        self.settings = settings or OcrSettings()
+
+    def configure(self, settings: OcrSettings) -> RapidOcr:
+        return RapidOcr(settings)
+
     def unavailable_reason(self) -> str | None:
         return _missing(
             "rapidocr_onnxruntime",
@@ -118,7 +125,7 @@ class RapidOcr(OcrEngine):
 
     def recognize(self, image: np.ndarray) -> list[OcrLine]:
         with _lock:
-            engine = _rapidocr()
+            engine = _rapidocr(self.settings.unclip_ratio)
         result, _ = engine(image)
         return [
             OcrLine(text=str(text), bbox=quad_to_bbox(box), confidence=float(score))
