@@ -149,20 +149,41 @@ def test_parallel_page_ranges_give_the_same_document(tmp_path):
     assert [e.page for e in parallel[0]] == sorted(e.page for e in parallel[0])
 
 
+def _assert_engines_agree(pdf):
+    from kbbuild.parse.pdf.textlayer import read_text_layer
+
+    fast = read_text_layer(pdf, 1.15, lambda n: None, workers=1, engine="pdfium")
+    slow = read_text_layer(pdf, 1.15, lambda n: None, workers=1, engine="pdfminer")
+
+    def shape(result):
+        return [(e.page, e.kind, e.level, " ".join(e.text.split())) for e in result[0]]
+
+    assert shape(fast) == shape(slow), pdf.name
+    assert fast[2] == slow[2]
+    for a, b in zip(fast[0], slow[0], strict=True):
+        if a.bbox and b.bbox:  # same boxes to within a couple of points
+            assert abs(a.bbox.x0 - b.bbox.x0) < 3 and abs(a.bbox.y0 - b.bbox.y0) < 4, (pdf.name, a.text)
+    return fast[0]
+
+
 def test_pdfium_and_pdfminer_characters_give_the_same_structure():
     """The fast path only changes where characters come from; pdfminer's layout analysis still groups
     them, so both engines must agree on every sample: texts, kinds, heading levels, pages."""
-    from kbbuild.parse.pdf.textlayer import read_text_layer
-
     for pdf in sorted(SAMPLES.glob("*.pdf")):
-        fast = read_text_layer(pdf, 1.15, lambda n: None, workers=1, engine="pdfium")
-        slow = read_text_layer(pdf, 1.15, lambda n: None, workers=1, engine="pdfminer")
+        _assert_engines_agree(pdf)
 
-        def shape(result):
-            return [(e.page, e.kind, e.level, " ".join(e.text.split())) for e in result[0]]
 
-        assert shape(fast) == shape(slow), pdf.name
-        assert fast[2] == slow[2]
-        for a, b in zip(fast[0], slow[0], strict=True):
-            if a.bbox and b.bbox:  # same boxes to within a couple of points
-                assert abs(a.bbox.x0 - b.bbox.x0) < 3 and abs(a.bbox.y0 - b.bbox.y0) < 4, (pdf.name, a.text)
+def test_scaled_fonts_and_rotated_pages_read_like_pdfminer(tmp_path):
+    """Text set at ``1 Tf`` and scaled by the matrix, and a page stored sideways (/Rotate 90):
+    pdfium reports both in raw terms; the fast engine must still find the lines, the heading and
+    the rotated page's table, as pdfminer does."""
+    from .pdfmaker import awkward_text_pdf
+
+    elements = _assert_engines_agree(awkward_text_pdf(tmp_path / "awkward.pdf"))
+    by_page = {page: [e for e in elements if e.page == page] for page in (1, 2)}
+    assert by_page[1][0].kind is ElementKind.TITLE and by_page[1][0].text == "Scaled Heading"
+    assert len(by_page[1]) == 2  # the four body lines are one paragraph, not four one-point slivers
+    assert "irretrie-\nvably" in by_page[1][1].text  # the line-end hyphen survives (pdfium codes it 0x02)
+    assert [e.kind for e in by_page[2]] == [ElementKind.HEADING, ElementKind.TABLE]
+    table = by_page[2][1]
+    assert "| North | 120 | 4,310 |" in table.text and table.bbox.x1 - table.bbox.x0 > table.bbox.y1 - table.bbox.y0

@@ -10,6 +10,7 @@ pdfminer's; only where the characters come from changes.
 from __future__ import annotations
 
 import ctypes
+import math
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -42,12 +43,50 @@ class PdfiumPage:
     images: list[tuple[float, float, float, float]]
 
 
-def _chars(page) -> list[LTChar]:
+@dataclass(frozen=True)
+class _PageSpace:
+    """From pdfium's coordinates (PDF user space) to the page as displayed, as pdfminer places
+    it: the media box's corner at the origin and ``/Rotate`` applied. Without it a rotated
+    page's text runs sideways and its tables are never found."""
+
+    left: float
+    bottom: float
+    right: float
+    top: float
+    rotation: int  # clockwise degrees: 0, 90, 180, 270
+
+    @classmethod
+    def of(cls, page) -> _PageSpace:
+        left, bottom, right, top = page.get_mediabox()
+        return cls(left, bottom, right, top, page.get_rotation() % 360)
+
+    @property
+    def size(self) -> tuple[float, float]:
+        width, height = self.right - self.left, self.top - self.bottom
+        return (height, width) if self.rotation in (90, 270) else (width, height)
+
+    def point(self, x: float, y: float) -> tuple[float, float]:
+        if self.rotation == 90:
+            return y - self.bottom, self.right - x
+        if self.rotation == 180:
+            return self.right - x, self.top - y
+        if self.rotation == 270:
+            return self.top - y, x - self.left
+        return x - self.left, y - self.bottom
+
+    def box(self, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        (ax, ay), (bx, by) = self.point(box[0], box[1]), self.point(box[2], box[3])
+        return min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)
+
+
+def _chars(page, space: _PageSpace) -> list[LTChar]:
     textpage = page.get_textpage()
     raw = textpage.raw
     rect = pdfium_c.FS_RECTF()
     buffer = ctypes.create_string_buffer(256)
     flags = ctypes.c_int()
+    matrix = pdfium_c.FS_MATRIX()
+    size, up = 0.0, ""
     x, y = ctypes.c_double(), ctypes.c_double()
     chars: list[LTChar] = []
     last_object, fontname = None, ""
@@ -56,7 +95,7 @@ def _chars(page) -> list[LTChar]:
             if pdfium_c.FPDFText_IsGenerated(raw, index):
                 continue
             code = pdfium_c.FPDFText_GetUnicode(raw, index)
-            char = chr(code) if code else ""
+            char = "-" if code == 2 else chr(code) if code else ""  # pdfium marks a line-end hyphen as 0x02
             if not char or (char.isspace() and char != " "):
                 continue  # a space drawn by the PDF is a character, as pdfminer has it; line breaks are not
             pdfium_c.FPDFText_GetLooseCharBox(raw, index, ctypes.byref(rect))
@@ -67,18 +106,48 @@ def _chars(page) -> list[LTChar]:
                 if pdfium_c.FPDFText_GetFontWeight(raw, index) >= 600 and "bold" not in fontname.lower():
                     fontname += "-Bold"
                 last_object = text_object
-            size = pdfium_c.FPDFText_GetFontSize(raw, index)
-            if size > 0 and pdfium_c.FPDFText_GetCharOrigin(raw, index, ctypes.byref(x), ctypes.byref(y)):
-                # A glyph box like pdfminer's: one font size tall, from the baseline's descender
-                # line, so that line gaps compare with pdfminer's (loose boxes are taller).
-                box = (rect.left, y.value - 0.2 * size, rect.right, y.value + 0.8 * size)
-            else:
-                box = (rect.left, rect.bottom, rect.right, rect.top)
+                size, up = _size_and_up(raw, index, matrix)
+            box = (rect.left, rect.bottom, rect.right, rect.top)
+            if size > 0 and up and pdfium_c.FPDFText_GetCharOrigin(raw, index, ctypes.byref(x), ctypes.byref(y)):
+                box = _glyph_box(box, x.value, y.value, size, up)
             if box[2] > box[0] and box[3] > box[1]:
-                chars.append(LTChar(char, box, fontname, size))
+                chars.append(LTChar(char, space.box(box), fontname, size))
     finally:
         textpage.close()
     return chars
+
+
+def _size_and_up(raw, index: int, matrix) -> tuple[float, str]:
+    """The size a reader sees, and which way is up for the glyphs ("+y", "-y", "+x", "-x"; "" when
+    slanted). pdfium reports the operand of ``Tf``, and many typesetters write ``1 Tf`` and scale
+    with the text matrix; boxes one "point" tall then never join into lines."""
+    size = pdfium_c.FPDFText_GetFontSize(raw, index)
+    if not pdfium_c.FPDFText_GetMatrix(raw, index, ctypes.byref(matrix)):
+        return size, "+y"
+    scale = math.hypot(matrix.c, matrix.d)
+    if scale == 0:
+        return size, ""
+    if abs(matrix.c) < 1e-3 * scale:
+        up = "+y" if matrix.d > 0 else "-y"
+    elif abs(matrix.d) < 1e-3 * scale:
+        up = "+x" if matrix.c > 0 else "-x"
+    else:
+        up = ""
+    return size * scale, up
+
+
+def _glyph_box(loose: tuple[float, float, float, float], x: float, y: float, size: float, up: str):
+    """A glyph box like pdfminer's: one font size across the line, from the descender line up,
+    so that line gaps compare with pdfminer's (pdfium's loose boxes are taller). Along the line
+    the loose box is kept."""
+    left, bottom, right, top = loose
+    if up == "+y":
+        return left, y - 0.2 * size, right, y + 0.8 * size
+    if up == "-y":
+        return left, y - 0.8 * size, right, y + 0.2 * size
+    if up == "+x":
+        return x - 0.2 * size, bottom, x + 0.8 * size, top
+    return x - 0.8 * size, bottom, x + 0.2 * size, top
 
 
 def _clip(box: tuple[float, float, float, float], width: float, height: float):
@@ -86,7 +155,7 @@ def _clip(box: tuple[float, float, float, float], width: float, height: float):
     return (left, bottom, right, top) if right >= left and top >= bottom else None
 
 
-def _segments(obj, width: float, height: float) -> list[LTLine]:
+def _segments(obj, space: _PageSpace) -> list[LTLine]:
     """The straight segments of a path, in page coordinates: a table's whole grid is often one
     path, whose bounding box alone would hide every rule inside it."""
     matrix = obj.get_matrix()
@@ -97,7 +166,7 @@ def _segments(obj, width: float, height: float) -> list[LTLine]:
         segment = pdfium_c.FPDFPath_GetPathSegment(obj.raw, index)
         if not pdfium_c.FPDFPathSegment_GetPoint(segment, ctypes.byref(x), ctypes.byref(y)):
             continue
-        point = matrix.on_point(x.value, y.value)
+        point = space.point(*matrix.on_point(x.value, y.value))
         kind = pdfium_c.FPDFPathSegment_GetType(segment)
         if kind == pdfium_c.FPDF_SEGMENT_MOVETO:
             start = point
@@ -106,6 +175,7 @@ def _segments(obj, width: float, height: float) -> list[LTLine]:
         if pdfium_c.FPDFPathSegment_GetClose(segment) and start is not None and point != start:
             lines.append(_line(point, start))
         current = point
+    width, height = space.size
     return [line for line in lines if _clip(line.bbox, width, height) == line.bbox]
 
 
@@ -114,21 +184,22 @@ def _line(p0: tuple[float, float], p1: tuple[float, float]) -> LTLine:
 
 
 def read_page(page, number: int) -> PdfiumPage:
-    width, height = page.get_size()
+    space = _PageSpace.of(page)
+    width, height = space.size
     layout = LTPage(number, (0.0, 0.0, width, height))
-    for char in _chars(page):
+    for char in _chars(page, space):
         x, y = (char.x0 + char.x1) / 2, (char.y0 + char.y1) / 2
         if 0 <= x <= width and 0 <= y <= height:  # text placed off the page is never seen
             layout.add(char)
     images = []
     for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE, pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=3):
-        box = _clip(obj.get_bounds(), width, height)
+        box = _clip(space.box(obj.get_bounds()), width, height)
         if box is None:
             continue
         if obj.type == pdfium_c.FPDF_PAGEOBJ_IMAGE:
             images.append(box)
         elif obj.level == 0:
-            for line in _segments(obj, width, height):
+            for line in _segments(obj, space):
                 layout.add(line)
         else:  # inside a form XObject, whose own matrix also applies: the clipped box is enough
             layout.add(LTRect(1.0, box, stroke=True, fill=True, original_path=[]))

@@ -177,13 +177,15 @@ def whitespace_columns(page, bbox: tuple[float, float, float, float]) -> list[fl
         spans.extend((w["x0"], w["x1"]) for w in line_words)
     if not spans:
         return []
-    separators = [x0]
+    # The outer separators hug the words, not the box: pdfplumber's text-strategy row edges end
+    # at the last word, and a separator beyond its snap tolerance would lose the last column.
+    separators = [max(x0, min(start for start, _ in spans))]
     reach = None
     for start, end in sorted(spans):
         if reach is not None and start - reach >= MIN_COLUMN_GAP:
             separators.append((reach + start) / 2)
         reach = end if reach is None else max(reach, end)
-    separators.append(x1)
+    separators.append(min(x1, reach))
     return separators
 
 
