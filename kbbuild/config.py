@@ -85,6 +85,66 @@ class OcrSettings(_Section):
     )
 
 
+PII_KINDS = ("email", "phone", "cn_id", "bank_card", "ip")
+
+
+class CleanSettings(_Section):
+    strip_furniture: bool = Field(
+        default=True,
+        description="Remove running headers, footers, page numbers and watermarks from the body "
+        "(they are kept aside as page furniture). --keep-headers turns this off.",
+    )
+    furniture_band: float = Field(
+        default=0.12,
+        gt=0,
+        le=0.3,
+        description="Share of the page height at the top and at the bottom where headers and footers live.",
+    )
+    furniture_min_pages: int = Field(
+        default=3,
+        ge=2,
+        description="A line must repeat in the top or bottom band of this many pages (fewer in shorter "
+        "documents: half their pages, at least 2) to count as a running header or footer.",
+    )
+    watermark_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="A short block repeated anywhere on at least this share of the pages is a watermark.",
+    )
+    redact_pii: bool = Field(default=False, description="Replace personal data by typed placeholders like [PHONE].")
+    pii_kinds: list[Literal["email", "phone", "cn_id", "bank_card", "ip"]] = Field(
+        default_factory=lambda: list(PII_KINDS), description="Which kinds of personal data --redact-pii replaces."
+    )
+    phone_region: str = Field(
+        default="CN", description="Region assumed for phone numbers written without a country code (ISO 3166)."
+    )
+    dedup: Literal["off", "exact", "near"] = Field(
+        default="near",
+        description="Drop duplicate chunks across files and versions: exact (normalised text hash) or also "
+        "near-duplicates (MinHash over character shingles). Dropped chunks are linked to the kept one.",
+    )
+    near_duplicate_jaccard: float = Field(
+        default=0.85,
+        gt=0.5,
+        le=1,
+        description="Estimated shingle Jaccard similarity from which two chunks are near-duplicates.",
+    )
+    min_text_ratio: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Quality filter: a line whose share of letters, digits and CJK characters is below this is "
+        "noise (lines of symbols, OCR speckle) and is dropped. Tables, code and formulas are exempt.",
+    )
+    min_page_chars: int = Field(
+        default=8,
+        ge=0,
+        description="Quality filter: a page with fewer text characters than this (after furniture removal) is "
+        "near-empty; its stray fragments are dropped.",
+    )
+
+
 class ChunkSettings(_Section):
     strategy: str = Field(default="structure", description="Name of the chunker plugin.")
     max_tokens: int = Field(default=180, ge=16, le=8192, description="Token budget of one chunk.")
@@ -116,6 +176,7 @@ class Settings(_Section):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     parse: ParseSettings = Field(default_factory=ParseSettings)
     ocr: OcrSettings = Field(default_factory=OcrSettings)
+    clean: CleanSettings = Field(default_factory=CleanSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     query: QuerySettings = Field(default_factory=QuerySettings)
@@ -126,6 +187,7 @@ class Settings(_Section):
         relevant = {
             "parse": self.parse.model_dump(),
             "ocr": self.ocr.model_dump(),
+            "clean": self.clean.model_dump(),
             "chunk": self.chunk.model_dump(),
             "embed": self.embed.model_dump(exclude={"device", "batch_size"}),
         }

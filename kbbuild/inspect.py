@@ -28,6 +28,7 @@ COLORS = {
     ElementKind.PAGE_HEADER: (130, 130, 130),
     ElementKind.PAGE_FOOTER: (130, 130, 130),
     ElementKind.PAGE_NUMBER: (130, 130, 130),
+    ElementKind.WATERMARK: (130, 130, 130),
 }
 
 

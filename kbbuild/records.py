@@ -44,12 +44,23 @@ class ElementKind(str, Enum):
     PAGE_HEADER = "page_header"
     PAGE_FOOTER = "page_footer"
     PAGE_NUMBER = "page_number"
+    WATERMARK = "watermark"
     OTHER = "other"
 
     @property
     def is_furniture(self) -> bool:
         """Page furniture repeats on every page and must not be indexed as body text."""
-        return self in (ElementKind.PAGE_HEADER, ElementKind.PAGE_FOOTER, ElementKind.PAGE_NUMBER)
+        return self in (
+            ElementKind.PAGE_HEADER,
+            ElementKind.PAGE_FOOTER,
+            ElementKind.PAGE_NUMBER,
+            ElementKind.WATERMARK,
+        )
+
+
+_FURNITURE = frozenset(
+    {ElementKind.PAGE_HEADER, ElementKind.PAGE_FOOTER, ElementKind.PAGE_NUMBER, ElementKind.WATERMARK}
+)
 
 
 class ExtractionMethod(str, Enum):
@@ -154,6 +165,34 @@ class PageInfo(_Record):
         return self.looks_scanned or self.looks_mixed or self.garbage_ratio > 0.5
 
 
+class CleaningCounts(_Record):
+    """What the cleaning steps took out or changed, per file and summed per version, so that a user
+    can see that stripping or redaction happened and how much (nothing disappears silently)."""
+
+    headers: int = 0
+    footers: int = 0
+    page_numbers: int = 0
+    watermarks: int = 0
+    noise_lines: int = Field(default=0, description="Lines dropped by the quality filter (symbols, OCR speckle).")
+    near_empty_pages: int = Field(default=0, description="Pages whose few stray characters were dropped.")
+    duplicates_exact: int = Field(default=0, description="Chunks not stored because the same text is already in.")
+    duplicates_near: int = Field(default=0, description="Chunks not stored because a near-identical one is in.")
+    pii: dict[str, int] = Field(default_factory=dict, description="Redactions per kind: email, phone, cn_id, ...")
+
+    def __add__(self, other: CleaningCounts) -> CleaningCounts:
+        numbers = {
+            name: getattr(self, name) + getattr(other, name) for name in type(self).model_fields if name != "pii"
+        }
+        pii = dict(self.pii)
+        for kind, count in other.pii.items():
+            pii[kind] = pii.get(kind, 0) + count
+        return CleaningCounts(**numbers, pii=dict(sorted(pii.items())))
+
+    @property
+    def furniture(self) -> int:
+        return self.headers + self.footers + self.page_numbers + self.watermarks
+
+
 class Document(_Record):
     """A parsed file: its elements in reading order, plus page facts and parser warnings."""
 
@@ -163,6 +202,7 @@ class Document(_Record):
     pages: tuple[PageInfo, ...] = ()
     title: str | None = None
     warnings: tuple[str, ...] = ()
+    cleaning: CleaningCounts = Field(default_factory=CleaningCounts, description="Filled in by the cleaners.")
 
     @property
     def pages_without_text(self) -> tuple[int, ...]:
@@ -250,6 +290,16 @@ class FileStatus(str, Enum):
     REMOVED = "removed"
 
 
+class DuplicateLink(_Record):
+    """A chunk that was not stored, and the stored chunk with the same (or nearly the same) text."""
+
+    chunk_id: str
+    pages: list[int]
+    duplicate_of: str = Field(description="Id of the stored chunk.")
+    duplicate_of_source: str = Field(description="Source file of the stored chunk.")
+    near: bool = Field(description="True for a near-duplicate, False for the same normalised text.")
+
+
 class FileRecord(_Record):
     """One input file's fate in one ingest; the manifest keeps one per file."""
 
@@ -265,6 +315,13 @@ class FileRecord(_Record):
     chunks: int = 0
     error: str | None = None
     warnings: list[str] = Field(default_factory=list)
+    cleaning: CleaningCounts = Field(default_factory=CleaningCounts)
+    furniture: list[str] = Field(
+        default_factory=list, description="Distinct header/footer/watermark lines stripped from the body (up to 20)."
+    )
+    duplicates: list[DuplicateLink] = Field(
+        default_factory=list, description="Chunks of this file not stored because their text is already in the KB."
+    )
 
 
 def file_record(source: SourceFile, status: FileStatus, **fields) -> FileRecord:
@@ -292,6 +349,7 @@ class VersionCounts(_Record):
     chunks_added: int
     chunks_removed: int
     chunks_total: int
+    cleaning: CleaningCounts = Field(default_factory=CleaningCounts, description="Summed over the files processed.")
 
 
 class Manifest(_Record):

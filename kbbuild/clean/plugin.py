@@ -1,12 +1,29 @@
-"""Registers the built-in text normaliser."""
+"""Registers the built-in cleaners, in the order they run: furniture, line joining, quality, PII."""
 
 from __future__ import annotations
 
+from kbbuild.clean.furniture import strip_furniture
 from kbbuild.config import Settings
 from kbbuild.hookspecs import hookimpl
 from kbbuild.providers import Cleaner
 from kbbuild.records import Document
 from kbbuild.text.lines import join_lines
+
+
+class FurnitureStripper(Cleaner):
+    """Moves running headers, footers, page numbers and watermarks out of the body.
+
+    Runs before line joining (order 5): repetition is judged line by line, as the page shows them.
+    """
+
+    name = "strip-furniture"
+    version = "1"
+    order = 5
+
+    def clean(self, document: Document, settings: Settings) -> Document:
+        if not settings.clean.strip_furniture:
+            return document
+        return strip_furniture(document, settings.clean)
 
 
 class LineJoiner(Cleaner):
@@ -34,4 +51,5 @@ class LineJoiner(Cleaner):
 
 @hookimpl
 def kbbuild_register_cleaners(register) -> None:
+    register(FurnitureStripper())
     register(LineJoiner())

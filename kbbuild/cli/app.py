@@ -94,6 +94,18 @@ def ingest(
     ocr_figures: Annotated[
         bool | None, typer.Option("--ocr-figures/--no-ocr-figures", help="Also OCR text inside figures.")
     ] = None,
+    keep_headers: Annotated[
+        bool,
+        typer.Option("--keep-headers", help="Keep running headers, footers and page numbers in the body text."),
+    ] = False,
+    redact_pii: Annotated[
+        bool,
+        typer.Option(
+            "--redact-pii",
+            help="Replace e-mails, phone numbers, ID and bank card numbers, IPs by [EMAIL], [PHONE], ...",
+        ),
+    ] = False,
+    dedup: Annotated[str | None, typer.Option(help="Duplicate chunks: off, exact, near (default: near).")] = None,
     full: Annotated[bool, typer.Option("--full", help="Process every file again, even unchanged ones.")] = False,
     progress: Annotated[bool, typer.Option(help="Show progress bars on stderr.")] = True,
     as_json: JsonOption = False,
@@ -118,6 +130,9 @@ def ingest(
             "chunk.overlap_tokens": overlap,
             "ocr.enabled": ocr,
             "ocr.figures": ocr_figures,
+            "clean.strip_furniture": False if keep_headers else None,
+            "clean.redact_pii": True if redact_pii else None,
+            "clean.dedup": dedup,
             "ingest.progress": False if not (progress and sys.stderr.isatty()) else None,
         },
     )

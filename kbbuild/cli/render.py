@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import PurePosixPath
 
 from kbbuild.errors import ExitCode
-from kbbuild.records import FileStatus, IngestReport, Manifest, SearchHit
+from kbbuild.records import CleaningCounts, FileStatus, IngestReport, Manifest, SearchHit
 
 EXIT_MEANINGS = {
     ExitCode.OK: "ok",
@@ -34,6 +34,18 @@ def _skipped(unsupported: list[str]) -> str:
     return f"; {len(unsupported)} skipped, no parser for them ({listed})"
 
 
+def cleaning_summary(counts: CleaningCounts) -> str:
+    parts = [
+        f"{counts.headers} header, {counts.footers} footer, {counts.page_numbers} page-number and "
+        f"{counts.watermarks} watermark lines stripped",
+        f"{counts.noise_lines} noise lines and {counts.near_empty_pages} near-empty pages dropped",
+        f"{counts.duplicates_exact} exact and {counts.duplicates_near} near-duplicate chunks linked",
+    ]
+    if counts.pii:
+        parts.append("redacted " + ", ".join(f"{n} {kind}" for kind, n in counts.pii.items()))
+    return "; ".join(parts)
+
+
 def ingest_summary(report: IngestReport) -> str:
     c = report.counts
     t = report.timings
@@ -47,6 +59,7 @@ def ingest_summary(report: IngestReport) -> str:
         + (f", {c.pages_ocr} by OCR" if c.pages_ocr else "")
         + (f", {c.pages_without_text} without text (not OCRed)" if c.pages_without_text else ""),
         f"  chunks  {c.chunks_added} added, {c.chunks_removed} removed, {c.chunks_total} in the KB",
+        f"  clean   {cleaning_summary(c.cleaning)}",
         f"  time    {report.seconds:.1f} s ("
         + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in t.items() if seconds >= 0.05)
         + (f"; {pages_per_s:.1f} pages/s parsing" if pages_per_s else "")

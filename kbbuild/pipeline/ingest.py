@@ -18,12 +18,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from kbbuild.clean.furniture import furniture_lines
 from kbbuild.config import Settings
 from kbbuild.errors import ExitCode, InputError, KbbuildError
 from kbbuild.pipeline.discover import Discovery, discover
 from kbbuild.plugins import Registry, kbbuild_version, make_plugin_manager
 from kbbuild.providers import Embedder, ParseContext
 from kbbuild.records import (
+    CleaningCounts,
     FileRecord,
     FileStatus,
     IngestReport,
@@ -133,6 +135,8 @@ class _Run:
             pages_ocr=list(document.pages_ocr),
             chunks=len(chunks),
             warnings=warnings,
+            cleaning=document.cleaning,
+            furniture=furniture_lines(document),
         )
 
     @staticmethod
@@ -200,6 +204,7 @@ def _counts(found: Discovery, records: list[FileRecord], writer: KBWriter | None
         chunks_added=writer.rows_added if writer else 0,
         chunks_removed=writer.rows_removed if writer else 0,
         chunks_total=total,
+        cleaning=sum((r.cleaning for r in processed), CleaningCounts()),
     )
 
 
