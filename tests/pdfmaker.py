@@ -82,3 +82,60 @@ def awkward_text_pdf(path: Path) -> Path:
     pdf.showPage()
     pdf.save()
     return path
+
+
+def running_furniture_pdf(path: Path, pages: int = 5, chinese: bool = False) -> Path:
+    """A report whose pages carry a running header, a footer with a page counter and (on most
+    pages) a DRAFT watermark; the body repeats the header's words in a sentence, and one page
+    starts with a body line in the top band, which must survive."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    font = "Helvetica"
+    if chinese:
+        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+        font = "STSong-Light"
+    header = "远航物流集团 2025 年度报告" if chinese else "Acme Logistics Group - Annual Report 2025"
+    width, height = A4
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    for page in range(1, pages + 1):
+        pdf.setFont(font, 9)
+        pdf.drawString(72, height - 40, header)
+        footer = f"第 {page} 页 共 {pages} 页" if chinese else f"Page {page} of {pages}"
+        pdf.drawCentredString(width / 2, 30, footer)
+        if page > 1:
+            pdf.saveState()
+            pdf.setFont(font, 40)
+            pdf.translate(width / 2, height / 2)
+            pdf.rotate(45)
+            pdf.drawCentredString(0, 0, "内部草稿" if chinese else "DRAFT")
+            pdf.restoreState()
+        pdf.setFont(font, 11)
+        y = height - 90
+        if page == 3:
+            top_line = (
+                "第三部分从本页顶部开始，这一行是正文。"
+                if chinese
+                else "Part three starts right at the top of this page."
+            )
+            pdf.drawString(72, y, top_line)
+            y -= 30
+        body = (
+            [
+                f"第{page}节正文：{header}已经董事会审议通过，本节说明第{page}项业务。",
+                "运输量与收入保持增长，成本得到控制。",
+            ]
+            if chinese
+            else [
+                f"Section {page} body: the {header} was approved by the board.",
+                f"This page describes business line number {page} in some detail.",
+            ]
+        )
+        for line in body:
+            pdf.drawString(72, y - 300, line)
+            y -= 16
+        pdf.showPage()
+    pdf.save()
+    return path

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from kbbuild.clean.furniture import strip_furniture
+from kbbuild.clean.pii import redact
+from kbbuild.clean.quality import filter_quality
 from kbbuild.config import Settings
 from kbbuild.hookspecs import hookimpl
 from kbbuild.providers import Cleaner
@@ -24,6 +28,54 @@ class FurnitureStripper(Cleaner):
         if not settings.clean.strip_furniture:
             return document
         return strip_furniture(document, settings.clean)
+
+
+class QualityFilter(Cleaner):
+    """Drops lines of symbols and OCR speckle, and the stray fragments of near-empty pages.
+
+    Runs on visual lines (order 7), before they are joined into running text.
+    """
+
+    name = "quality-filter"
+    version = "1"
+    order = 7
+
+    def clean(self, document: Document, settings: Settings) -> Document:
+        return filter_quality(document, settings.clean)
+
+
+class PiiRedactor(Cleaner):
+    """Replaces personal data by typed placeholders when ``--redact-pii`` is on.
+
+    Runs last (order 30), on joined text, so that a number broken across two lines is still found.
+    Furniture is redacted too: it is kept in the document and may be exported.
+    """
+
+    name = "redact-pii"
+    version = "1"
+    order = 30
+
+    def clean(self, document: Document, settings: Settings) -> Document:
+        options = settings.clean
+        if not options.redact_pii:
+            return document
+        total: Counter[str] = Counter()
+
+        def scrub(text: str) -> str:
+            cleaned, counts = redact(text, options.pii_kinds, options.phone_region)
+            total.update(counts)
+            return cleaned
+
+        elements = []
+        for element in document.elements:
+            update: dict[str, object] = {"text": scrub(element.text)}
+            if element.html is not None:
+                update["html"] = redact(element.html, options.pii_kinds, options.phone_region)[0]
+            elements.append(element.model_copy(update=update))
+        title = redact(document.title, options.pii_kinds, options.phone_region)[0] if document.title else None
+        pii = Counter(document.cleaning.pii) + total
+        cleaning = document.cleaning.model_copy(update={"pii": dict(sorted(pii.items()))})
+        return document.model_copy(update={"elements": tuple(elements), "title": title, "cleaning": cleaning})
 
 
 class LineJoiner(Cleaner):
@@ -52,4 +104,6 @@ class LineJoiner(Cleaner):
 @hookimpl
 def kbbuild_register_cleaners(register) -> None:
     register(FurnitureStripper())
+    register(QualityFilter())
     register(LineJoiner())
+    register(PiiRedactor())

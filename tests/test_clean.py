@@ -1,0 +1,150 @@
+"""Cleaning: running furniture, personal data, noise; on real PDFs through the real parser."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kbbuild.clean.furniture import furniture_key, page_number_value
+from kbbuild.clean.pii import redact, valid_card, valid_cn_id
+from kbbuild.clean.quality import is_noise
+from kbbuild.config import Settings
+from kbbuild.parse.pdf.plugin import PdfParser
+from kbbuild.pipeline.discover import discover
+from kbbuild.plugins import Registry, make_plugin_manager
+from kbbuild.providers import ParseContext
+from kbbuild.records import ElementKind
+
+from .conftest import SAMPLES
+from .pdfmaker import running_furniture_pdf
+
+REGISTRY = Registry.from_plugin_manager(make_plugin_manager())
+ALL_PII = ["email", "phone", "cn_id", "bank_card", "ip"]
+
+
+def _clean(path, settings=None):
+    settings = settings or Settings()
+    document = PdfParser().parse(
+        discover(path, settings, {"pdf"}).sources[0], ParseContext(settings, registry=REGISTRY)
+    )
+    for cleaner in REGISTRY.cleaners:
+        document = cleaner.clean(document, settings)
+    return document
+
+
+def _chunks(document, settings=None):
+    chunker = REGISTRY.named("chunkers", "structure")
+    return chunker.chunk(document, settings or Settings())
+
+
+@pytest.mark.parametrize("chinese", [False, True])
+def test_running_headers_footers_and_watermarks_leave_the_chunks(tmp_path, chinese):
+    path = running_furniture_pdf(tmp_path / "report.pdf", pages=5, chinese=chinese)
+    document = _clean(path)
+    header = "远航物流集团 2025 年度报告" if chinese else "Acme Logistics Group - Annual Report 2025"
+    counts = document.cleaning
+    assert (counts.headers, counts.watermarks) == (5, 4)
+    assert counts.page_numbers + counts.footers == 5 and counts.page_numbers == 5
+    text = "\n".join(chunk.text for chunk in _chunks(document))
+    # The header's words survive inside the five body sentences, and nowhere else.
+    assert text.count(header) == 5
+    for page in range(1, 6):
+        assert (f"第 {page} 页" if chinese else f"Page {page} of 5") not in text
+    assert ("内部草稿" if chinese else "DRAFT") not in text
+    # A body line in the top band of one page is not a header.
+    assert ("第三部分从本页顶部开始" if chinese else "Part three starts right at the top") in text
+    # Stripped, not lost: the furniture stays in the document as furniture elements.
+    kinds = {e.kind for e in document.elements if header == e.text}
+    assert kinds == {ElementKind.PAGE_HEADER}
+
+
+def test_samples_lose_their_furniture_but_keep_their_titles():
+    for name, furniture, title in (
+        ("northwind_field_manual.pdf", "Page 2 of 4", "Northwind Pumps Field Service Manual"),
+        ("xinghe_travel_policy_zh.pdf", "— 2 —", None),
+    ):
+        document = _clean(SAMPLES / name)
+        assert document.cleaning.furniture >= 6
+        text = "\n".join(chunk.text for chunk in _chunks(document))
+        assert furniture not in text
+        if title:
+            assert document.title == title and any(e.kind is ElementKind.TITLE for e in document.elements)
+
+
+def test_keep_headers_turns_stripping_off(tmp_path):
+    settings = Settings()
+    settings.clean.strip_furniture = False
+    document = _clean(running_furniture_pdf(tmp_path / "r.pdf"), settings)
+    assert document.cleaning.furniture == 0
+    assert "Page 2 of 5" in "\n".join(chunk.text for chunk in _chunks(document, settings))
+
+
+def test_page_number_forms_and_furniture_keys():
+    assert [page_number_value(t) for t in ("Page 3 of 40", "— 12 —", "1-1-17", "xix", "第 2 页 共 9 页", "F-7")] == [
+        3,
+        12,
+        17,
+        19,
+        2,
+        7,
+    ]
+    assert page_number_value("Section 3") is None and page_number_value("Revenue 2024") is None
+    assert furniture_key("Page 3 of 40") == furniture_key("PAGE 4 of 40.")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "kind"),
+    [
+        ("mail anna.berg@example.org now", "mail [EMAIL] now", "email"),
+        ("手机 13812345678，请回电", "手机 [PHONE]，请回电", "phone"),
+        ("座机 010-62345678", "座机 [PHONE]", "phone"),
+        ("call +44 20 7946 0958 today", "call [PHONE] today", "phone"),
+        ("身份证 11010519491231002X。", "身份证 [CN_ID]。", "cn_id"),
+        ("card 6222 0212 3456 7890 128 ok", "card [BANK_CARD] ok", "bank_card"),
+        ("host 192.168.1.20 and 2001:db8::1", "host [IP] and [IP]", "ip"),
+    ],
+)
+def test_each_kind_of_personal_data_is_replaced(text, expected, kind):
+    redacted, counts = redact(text, ALL_PII)
+    assert redacted == expected and set(counts) == {kind}
+
+
+def test_invalid_checksums_and_lookalikes_are_left_alone():
+    assert not valid_cn_id("110105194912310021")  # check digit wrong
+    assert not valid_cn_id("110105194913310025")  # month 13
+    assert valid_cn_id("11010519491231002X")
+    assert not valid_card("4111 1111 1111 1112") and valid_card("4111 1111 1111 1111")
+    for text in (
+        "Invoice 1234567890123456 dated 2024",
+        "section 1.2.3.4 of the manual",
+        "ID 110105194912310021 (bad check)",
+        "amount 13,812,345.67 yuan",
+        "call 12345",
+    ):
+        assert redact(text, ALL_PII) == (text, {}), text
+
+
+def test_redact_pii_from_the_cli_counts_per_kind(tmp_path, cli):
+    from reportlab.pdfgen import canvas
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    pdf = canvas.Canvas(str(docs / "contacts.pdf"))
+    pdf.setFont("Helvetica", 11)
+    pdf.drawString(72, 760, "Contacts")
+    pdf.drawString(72, 730, "Write to anna.berg@example.org or call +44 20 7946 0958.")
+    pdf.drawString(72, 712, "Card on file: 4111 1111 1111 1111. Office router 10.20.30.40.")
+    pdf.save()
+    result = cli("ingest", docs, "--kb", tmp_path / "kb", "--redact-pii", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["counts"]["cleaning"]["pii"] == {"bank_card": 1, "email": 1, "ip": 1, "phone": 1}
+    hits = json.loads(cli("query", "contact e-mail phone", "--kb", tmp_path / "kb", "--json").output)
+    text = " ".join(hit["text"] for hit in hits)
+    assert "[EMAIL]" in text and "[PHONE]" in text and "anna.berg" not in text and "7946" not in text
+
+
+def test_noise_lines_are_symbols_not_short_markers():
+    assert is_noise(". . . . . . . . . . . .", 0.5) and is_noise("-*-*-*-*-*-", 0.5)
+    assert not is_noise("(a)", 0.5) and not is_noise("1.", 0.5) and not is_noise("Total: $ 1,200", 0.5)
