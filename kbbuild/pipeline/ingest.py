@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from kbbuild.clean.dedup import DuplicateIndex
 from kbbuild.clean.furniture import furniture_lines
 from kbbuild.config import Settings
 from kbbuild.errors import ExitCode, InputError, KbbuildError
@@ -25,7 +26,9 @@ from kbbuild.pipeline.discover import Discovery, discover
 from kbbuild.plugins import Registry, kbbuild_version, make_plugin_manager
 from kbbuild.providers import Embedder, ParseContext
 from kbbuild.records import (
+    Chunk,
     CleaningCounts,
+    DuplicateLink,
     FileRecord,
     FileStatus,
     IngestReport,
@@ -64,6 +67,7 @@ class _Run:
         self.embed_provider = registry.named("embedders", settings.embed.provider)
         self._embedder: Embedder | None = None
         self.pages_seen = 0
+        self.dedup: DuplicateIndex | None = None
 
     @property
     def embedder(self) -> Embedder:
@@ -76,6 +80,7 @@ class _Run:
         parser = self.registry.parser_for(source.format, self.settings.parse.parsers)
         assert parser is not None  # discover() only returns supported formats
         pages_done = 0
+        chunks_indexed: list[str] = []  # ids this file added to the duplicate index, undone if it fails
 
         def on_page(_page: int) -> None:
             nonlocal pages_done
@@ -94,6 +99,9 @@ class _Run:
             stage = "chunk"
             with self.timer.stage(stage):
                 chunks = self.chunker.chunk(document, self.settings)
+            stage = "dedup"
+            with self.timer.stage(stage):
+                chunks, links = self._drop_duplicates(chunks, chunks_indexed)
             stage = "enrich"
             with self.timer.stage(stage):
                 for enricher in self.registry.enrichers:
@@ -102,13 +110,15 @@ class _Run:
             embedder = self.embedder
             stage = "embed"
             with self.timer.stage(stage):
-                vectors = embedder.embed_documents(texts)
-                lengths = embedder.count_tokens(texts)
+                vectors = embedder.embed_documents(texts) if texts else []
+                lengths = embedder.count_tokens(texts) if texts else []
         except InputError as error:
+            self._forget(chunks_indexed)
             return self._failure(source, parser.name, str(error))
         except KbbuildError:
             raise
         except Exception as error:
+            self._forget(chunks_indexed)
             if self.debug:
                 raise
             detail = traceback.format_exception_only(type(error), error)[-1].strip()
@@ -124,7 +134,7 @@ class _Run:
                 f"{truncated} of {len(chunks)} chunks exceed the model's {limit}-token window and were "
                 "embedded truncated (lower --chunk-tokens)"
             )
-        if not chunks:
+        if not chunks and not links:
             warnings.append("no text was extracted: nothing from this file is searchable")
         return file_record(
             source,
@@ -135,9 +145,57 @@ class _Run:
             pages_ocr=list(document.pages_ocr),
             chunks=len(chunks),
             warnings=warnings,
-            cleaning=document.cleaning,
+            cleaning=document.cleaning
+            + CleaningCounts(
+                duplicates_exact=sum(not link.near for link in links),
+                duplicates_near=sum(link.near for link in links),
+            ),
             furniture=furniture_lines(document),
+            duplicates=links,
         )
+
+    def _drop_duplicates(self, chunks: list[Chunk], indexed: list[str]) -> tuple[list[Chunk], list[DuplicateLink]]:
+        """Chunks whose text is already stored (by an earlier file, version or chunk) become links."""
+        if self.dedup is None:
+            return chunks, []
+        kept: list[Chunk] = []
+        links: list[DuplicateLink] = []
+        for chunk in chunks:
+            match = self.dedup.match(chunk.text)
+            if match is None:
+                kept.append(chunk)
+                self.dedup.add(chunk.id, chunk.source, chunk.text)
+                indexed.append(chunk.id)
+                continue
+            links.append(
+                DuplicateLink(
+                    chunk_id=chunk.id,
+                    pages=list(chunk.pages),
+                    duplicate_of=match.original.chunk_id,
+                    duplicate_of_source=match.original.source,
+                    near=match.near,
+                )
+            )
+        return kept, links
+
+    def _forget(self, chunk_ids: list[str]) -> None:
+        if self.dedup is not None:
+            self.dedup.remove(chunk_ids)
+
+    def start_dedup(self, kb: KB, previous: Manifest | None, keep: set[str]) -> None:
+        """Index the stored chunks of the files this run keeps, so that new files link to them."""
+        options = self.settings.clean
+        if options.dedup == "off":
+            return
+        self.dedup = DuplicateIndex(near=options.dedup == "near", threshold=options.near_duplicate_jaccard)
+        if previous is None or not keep:
+            return
+        with self.timer.stage("dedup"):
+            table = kb.chunks_table(previous)
+            rows = table.search().select(["id", "source", "chunk_index", "text"]).limit(table.count_rows()).to_list()
+            for row in sorted(rows, key=lambda r: (r["source"], r["chunk_index"])):
+                if row["source"] in keep:
+                    self.dedup.add(row["id"], row["source"], row["text"])
 
     @staticmethod
     def _failure(source: SourceFile, parser: str, reason: str) -> FileRecord:
@@ -175,6 +233,7 @@ def _plan(found: Discovery, previous: Manifest | None, fingerprint: str, full: b
         else:
             plan.todo.append(source)
     present = {s.relpath for s in found.sources} | {f.relpath for f in found.failures}
+    _requeue_linked(plan, found, present)
     plan.removed = [
         FileRecord(
             relpath=old.relpath,
@@ -188,6 +247,24 @@ def _plan(found: Discovery, previous: Manifest | None, fingerprint: str, full: b
         if old.relpath not in present
     ]
     return plan
+
+
+def _requeue_linked(plan: _Plan, found: Discovery, present: set[str]) -> None:
+    """An unchanged file whose duplicates point at a file that changes or goes must be processed
+    again: its linked chunks may have to become the stored originals now."""
+    sources = {s.relpath: s for s in found.sources}
+    changing = {s.relpath for s in plan.todo} | (set(plan.previous_files) - present)
+    moved = True
+    while moved:
+        moved = False
+        for record in list(plan.unchanged):
+            if any(link.duplicate_of_source in changing for link in record.duplicates):
+                plan.unchanged.remove(record)
+                plan.todo.append(sources[record.relpath])
+                changing.add(record.relpath)
+                moved = True
+    if moved or len(plan.todo) > 1:
+        plan.todo.sort(key=lambda s: s.relpath)
 
 
 def _counts(found: Discovery, records: list[FileRecord], writer: KBWriter | None, total: int) -> VersionCounts:
@@ -260,6 +337,8 @@ def ingest(
             plan.notes.append("no file could be read; the KB is unchanged")
             return report(None, ExitCode.NOTHING_INGESTED, None, previous_total)
 
+        if plan.todo:
+            run.start_dedup(kb, previous if not plan.rebuild else None, {r.relpath for r in plan.unchanged})
         embedding = run.embedder.info if plan.todo else previous.embedding
         writer = KBWriter(kb, previous, embedding, plan.rebuild)
         plan.notes.extend(writer.notes)
