@@ -147,8 +147,20 @@ class CleanSettings(_Section):
 
 class ChunkSettings(_Section):
     strategy: str = Field(default="structure", description="Name of the chunker plugin.")
-    max_tokens: int = Field(default=180, ge=16, le=8192, description="Token budget of one chunk.")
+    max_tokens: int = Field(
+        default=180,
+        ge=16,
+        le=8192,
+        description="Token budget of one chunk, counted with the embedding model's tokenizer (heading path "
+        "included when it is embedded).",
+    )
     overlap_tokens: int = Field(default=0, ge=0, description="Tokens repeated between split pieces.")
+    min_tokens: int = Field(
+        default=24,
+        ge=0,
+        description="A section with less text than this joins the next one (heading included) instead of "
+        "becoming a chunk of a few words.",
+    )
     embed_heading_path: bool = Field(
         default=True, description="Prepend 'A > B > C' heading path to the text that is embedded."
     )

@@ -72,7 +72,9 @@ class Chunker(Provider):
     kind = "chunker"
 
     @abstractmethod
-    def chunk(self, document: Document, settings: Settings) -> list[Chunk]: ...
+    def chunk(self, document: Document, settings: Settings, count: Callable[[str], int] | None = None) -> list[Chunk]:
+        """``count`` gives a text's token count with the embedding model's tokenizer (no special
+        tokens) when the pipeline has a model; budgets should be measured with it."""
 
 
 class Enricher(Provider):
@@ -98,6 +100,11 @@ class Embedder(ABC):
     @abstractmethod
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for queries (some models prepend an instruction to queries only)."""
+
+    def token_counter(self) -> Callable[[str], int] | None:
+        """Tokens of one text without the model's special tokens, for chunk budgets; None when
+        the model cannot tell (chunkers then estimate)."""
+        return None
 
     def count_tokens(self, texts: Sequence[str]) -> list[int] | None:
         """Tokens each text has for this model, or None when the model cannot tell. Text past

@@ -122,3 +122,63 @@ def test_line_joining_by_script():
     assert join_lines("员工出差优先乘坐\n高铁或动车。") == "员工出差优先乘坐高铁或动车。"
     assert join_lines("Well-\nKnown") == "Well-Known"
     assert count_tokens("员工出差 pump") == 5
+
+
+def test_large_table_is_split_by_rows_with_the_header_repeated():
+    header = "| Region | Quarter | Revenue |\n|---|---|---|"
+    rows = [f"| Region {i} | Q{i % 4 + 1} | {1000 + i} |" for i in range(40)]
+    table = _el(ElementKind.TABLE, header + "\n" + "\n".join(rows))
+    table = table.model_copy(update={"meta": {"caption": "Table 3: Revenue by region"}})
+    chunks = _chunks(_doc(table), budget=80)
+    assert len(chunks) > 2
+    seen = []
+    for chunk in chunks:
+        lines = chunk.text.split("\n")
+        assert lines[:3] == ["Table 3: Revenue by region", *header.split("\n")]
+        assert chunk.n_tokens <= 80 and chunk.kinds == (ElementKind.TABLE,)
+        seen.extend(lines[3:])
+    assert seen == rows  # every row once, in order, never cut
+
+
+LOCKOUT = "Lock the switch before opening the housing; tag it with your name and the date."
+CALIBRATE = "Calibrate every 90 days, and after every repair of the sensor head or its cable."
+
+
+def test_small_sections_join_the_next_one_under_their_shared_path():
+    doc = _doc(
+        _el(ElementKind.TITLE, "Manual"),
+        _el(ElementKind.HEADING, "1 Safety", level=1),
+        _el(ElementKind.PARAGRAPH, "Wear gloves."),
+        _el(ElementKind.HEADING, "1.1 Lockout", level=2),
+        _el(ElementKind.PARAGRAPH, LOCKOUT),
+        _el(ElementKind.HEADING, "2 Maintenance", level=1),
+        _el(ElementKind.PARAGRAPH, CALIBRATE),
+    )
+    chunks = StructureChunking(doc, 60, 0, min_tokens=10).run()
+    assert [(c.text, c.heading_path) for c in chunks] == [
+        ("Wear gloves.\n\n1.1 Lockout\n\n" + LOCKOUT, ("Manual", "1 Safety")),
+        (CALIBRATE, ("Manual", "2 Maintenance")),
+    ]
+
+
+def test_a_list_stays_with_its_lead_in_sentence():
+    items = [_el(ElementKind.PARAGRAPH, f"• spare part number {i} with its own order code") for i in range(4)]
+    doc = _doc(
+        _el(ElementKind.PARAGRAPH, "Pumps are shipped from the Ohio plant with a full test report and a manual."),
+        _el(ElementKind.PARAGRAPH, "The service kit contains:"),
+        *items,
+    )
+    chunks = _chunks(doc, budget=24)
+    assert len(chunks) >= 3
+    kit = next(c for c in chunks if "service kit" in c.text)
+    assert kit.text.startswith("The service kit contains:") and "• spare part number 0" in kit.text
+
+
+def test_budget_is_counted_with_the_given_tokenizer():
+    def per_character(text: str) -> int:
+        return len(text.replace(" ", ""))
+
+    text = " ".join(f"Valve V{i} is checked." for i in range(30))
+    pieces = split_long_text(text, budget=60, overlap=0, count=per_character)
+    assert len(pieces) > 5 and all(per_character(p) <= 60 for p in pieces)
+    assert " ".join(pieces) == text

@@ -175,3 +175,29 @@ def test_changed_and_deleted_files_replace_their_rows(docs_copy, tmp_path):
     # Version 1 still has the old content.
     old = KB.open(kb).query("pressure sensor calibration", k=1, version=1, settings=quiet_settings())
     assert old[0].source == "northwind_field_manual.pdf" and "pressure sensor" in old[0].text
+
+
+def test_budget_is_in_the_models_tokens_and_cleaning_is_in_the_manifest(tmp_path):
+    """With a 48-token budget counted by MiniLM's own tokenizer, no chunk (heading path included)
+    reaches the model's window, and the manifest says what cleaning removed, file by file."""
+    from transformers import AutoTokenizer
+
+    from kbbuild.embed.models import resolve_model
+
+    settings = quiet_settings(max_tokens=48)
+    report = ingest(SAMPLES, tmp_path / "kb", settings)
+    assert not [w for f in report.files for w in f.warnings if "window" in w]
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(settings.embed.model).location)
+    rows = _rows(tmp_path / "kb")
+    # Only a table piece may exceed: caption + header rows + one row is its smallest readable unit.
+    over = [r for r in rows if r["n_tokens"] > 48]
+    assert rows and all(r["kinds"] == ["table"] and r["text"].count("\n") == 3 for r in over)
+    for row in rows:  # the heading path is paid for out of the budget, down to half of it
+        path = len(tokenizer(" > ".join(row["heading_path"]), add_special_tokens=False)["input_ids"])
+        assert row["n_tokens"] <= max(48 - path - 1, 24) or row in over
+        assert not row["text"].startswith(("，", "、", ",")), row["text"]
+    manifest = KB.open(tmp_path / "kb").manifest()
+    manual = next(f for f in manifest.files if f.relpath == "northwind_field_manual.pdf")
+    assert manual.cleaning.headers == 4 and manual.cleaning.page_numbers == 4
+    assert "Page 2 of 4" in manual.furniture
+    assert manifest.counts.cleaning.furniture >= manual.cleaning.furniture

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kbbuild.chunk.structure import StructureChunking
+from kbbuild.chunk.structure import StructureChunking, TokenCounter
 from kbbuild.config import Settings
 from kbbuild.hookspecs import hookimpl
 from kbbuild.providers import Chunker
@@ -11,10 +11,18 @@ from kbbuild.records import Chunk, Document
 
 class StructureChunker(Chunker):
     name = "structure"
-    version = "1"
+    version = "2"
 
-    def chunk(self, document: Document, settings: Settings) -> list[Chunk]:
-        return StructureChunking(document, settings.chunk.max_tokens, settings.chunk.overlap_tokens).run()
+    def chunk(self, document: Document, settings: Settings, count: TokenCounter | None = None) -> list[Chunk]:
+        options = settings.chunk
+        return StructureChunking(
+            document,
+            options.max_tokens,
+            options.overlap_tokens,
+            count=count,
+            min_tokens=options.min_tokens,
+            reserve_path=options.embed_heading_path,
+        ).run()
 
 
 @hookimpl

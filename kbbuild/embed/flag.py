@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -98,6 +98,14 @@ class FlagEmbedder(Embedder):
             for row, index in enumerate(batch_ids):
                 out[index] = vectors[row]
         return np.stack(out).astype(np.float32, copy=False)
+
+    def token_counter(self) -> Callable[[str], int]:
+        tokenizer = self._model.tokenizer
+
+        def count(text: str) -> int:
+            return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+
+        return count
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         encoded = self._model.tokenizer(list(texts), add_special_tokens=True, truncation=False)

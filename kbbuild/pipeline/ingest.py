@@ -96,9 +96,10 @@ class _Run:
             with self.timer.stage(stage):
                 for cleaner in self.registry.cleaners:
                     document = cleaner.clean(document, self.settings)
+            count = self.embedder.token_counter()  # budgets in the model's tokens (loads it once)
             stage = "chunk"
             with self.timer.stage(stage):
-                chunks = self.chunker.chunk(document, self.settings)
+                chunks = self.chunker.chunk(document, self.settings, count)
             stage = "dedup"
             with self.timer.stage(stage):
                 chunks, links = self._drop_duplicates(chunks, chunks_indexed)
