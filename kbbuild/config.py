@@ -112,6 +112,12 @@ class CleanSettings(_Section):
         le=1,
         description="A short block repeated anywhere on at least this share of the pages is a watermark.",
     )
+    layout_furniture_pages: int = Field(
+        default=2,
+        ge=0,
+        description="Documents with at most this many pages cannot show furniture by repetition: the layout "
+        "model's header/footer classes judge their pages instead (about 0.3 s a page; 0 = never).",
+    )
     redact_pii: bool = Field(default=False, description="Replace personal data by typed placeholders like [PHONE].")
     pii_kinds: list[Literal["email", "phone", "cn_id", "bank_card", "ip"]] = Field(
         default_factory=lambda: list(PII_KINDS), description="Which kinds of personal data --redact-pii replaces."

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kbbuild.clean.furniture import page_number_value
 from kbbuild.config import OcrSettings
 from kbbuild.hookspecs import hookimpl
 from kbbuild.parse.pdf.ocr_page import OcrPageReader, OcrStack
@@ -84,6 +85,10 @@ class PdfParser(Parser):
         if need_ocr:
             elements, pages, ocr_warnings = self._ocr(path, elements, pages, need_ocr, context)
             warnings.extend(ocr_warnings)
+        short = len(pages) <= settings.clean.layout_furniture_pages
+        if short and settings.clean.strip_furniture and settings.ocr.enabled and settings.ocr.layout:
+            elements, layout_warnings = self._layout_furniture(path, elements, pages, context)
+            warnings.extend(layout_warnings)
         if settings.ocr.enabled and settings.ocr.figures:
             elements, figure_warnings = self._ocr_figures(path, elements, pages, context)
             warnings.extend(figure_warnings)
@@ -129,6 +134,50 @@ class PdfParser(Parser):
         merged.sort(key=lambda e: e.page or 0)  # stable: reading order within a page is kept
         pages = [p.model_copy(update={"ocr": True}) if p.number in by_page else p for p in pages]
         return merged, pages, notes
+
+    def _layout_furniture(
+        self, path: Path, elements: list[Element], pages: list[PageInfo], context: ParseContext
+    ) -> tuple[list[Element], list[str]]:
+        """Headers and footers of a document too short to show them by repetition, judged by the
+        layout model (the same PP-Structure classes OCR pages get). Only blocks inside the page's
+        top or bottom band count: the model also calls some table headings "header"."""
+        wanted = [p for p in pages if not p.ocr and p.has_text_layer]
+        if not wanted:
+            return elements, []
+        settings = context.settings
+        stack, notes = build_ocr_stack(context.registry, settings.ocr)
+        if stack is None or stack.layout is None:
+            return elements, []
+        scale = 72.0 / settings.ocr.dpi
+        band = settings.clean.furniture_band
+        heights = {p.number: p.height for p in wanted}
+        regions: dict[int, list[tuple[str, tuple[float, float, float, float]]]] = {}
+        for number, image in render_pages(path, [p.number for p in wanted], settings.ocr.dpi):
+            regions[number] = [
+                (r.kind, (r.bbox.x0 * scale, r.bbox.y0 * scale, r.bbox.x1 * scale, r.bbox.y1 * scale))
+                for r in stack.layout.detect(image)
+                if r.kind in ("header", "footer")
+            ]
+        out = []
+        for element in elements:
+            box, height = element.bbox, heights.get(element.page or 0)
+            if box is None or height is None or element.kind in (ElementKind.TABLE, ElementKind.FIGURE):
+                out.append(element)
+                continue
+            cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+            in_band = box.y1 <= band * height or box.y0 >= (1 - band) * height
+            kind = next(
+                (k for k, (x0, y0, x1, y1) in regions.get(element.page or 0, []) if x0 <= cx <= x1 and y0 <= cy <= y1),
+                None,
+            )
+            if kind is None or not in_band:
+                out.append(element)
+                continue
+            new_kind = ElementKind.PAGE_HEADER if kind == "header" else ElementKind.PAGE_FOOTER
+            if page_number_value(element.text) is not None:
+                new_kind = ElementKind.PAGE_NUMBER
+            out.append(element.model_copy(update={"kind": new_kind, "level": None, "meta": {"furniture": "layout"}}))
+        return out, notes
 
     def _ocr_figures(
         self, path: Path, elements: list[Element], pages: list[PageInfo], context: ParseContext
