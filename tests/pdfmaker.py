@@ -139,3 +139,30 @@ def running_furniture_pdf(path: Path, pages: int = 5, chinese: bool = False) -> 
         pdf.showPage()
     pdf.save()
     return path
+
+
+def journal_page_pdf(path: Path) -> Path:
+    """One page of a journal article: a running header line and a download footer in small type,
+    two paragraphs of body text between them. Too short for repetition to reveal the furniture."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    width, height = A4
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.setFont("Helvetica", 8)
+    pdf.drawString(72, height - 36, "Journal of Pump Engineering 12 (2025) 45-52")
+    pdf.drawRightString(width - 72, height - 36, "ISSN 1234-5678")
+    pdf.drawString(72, 30, "Downloaded from pumps.example.org on 1 May 2025")
+    pdf.setFont("Helvetica-Bold", 16)
+    pdf.drawString(72, height - 110, "Cavitation in small circulation pumps")
+    pdf.setFont("Helvetica", 11)
+    y = height - 150
+    for paragraph in range(2):
+        for line in range(14):
+            text = f"Body text of paragraph {paragraph + 1}, line {line + 1}: cavitation erodes the impeller."
+            pdf.drawString(72, y, text)
+            y -= 15
+        y -= 12
+    pdf.showPage()
+    pdf.save()
+    return path

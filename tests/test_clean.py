@@ -148,3 +148,21 @@ def test_redact_pii_from_the_cli_counts_per_kind(tmp_path, cli):
 def test_noise_lines_are_symbols_not_short_markers():
     assert is_noise(". . . . . . . . . . . .", 0.5) and is_noise("-*-*-*-*-*-", 0.5)
     assert not is_noise("(a)", 0.5) and not is_noise("1.", 0.5) and not is_noise("Total: $ 1,200", 0.5)
+
+
+def test_one_page_document_gets_its_header_from_the_layout_model(tmp_path):
+    """No repetition on a single page: the PP-Structure layout model's header class decides, and
+    only inside the top/bottom band. (This model finds the running header here, not the footer.)"""
+    from .pdfmaker import journal_page_pdf
+
+    path = journal_page_pdf(tmp_path / "journal.pdf")
+    document = _clean(path)
+    header = next(e for e in document.elements if e.text.startswith("Journal of Pump Engineering"))
+    assert header.kind is ElementKind.PAGE_HEADER and header.meta["furniture"] == "layout"
+    assert document.title == "Cavitation in small circulation pumps"
+    text = "\n".join(chunk.text for chunk in _chunks(document))
+    assert "Journal of Pump Engineering" not in text and "paragraph 2, line 14" in text
+    settings = Settings()
+    settings.clean.strip_furniture = False
+    kept = _clean(path, settings)
+    assert "Journal of Pump Engineering" in "\n".join(chunk.text for chunk in _chunks(kept, settings))

@@ -10,7 +10,7 @@ from kbbuild.clean.quality import filter_quality
 from kbbuild.config import Settings
 from kbbuild.hookspecs import hookimpl
 from kbbuild.providers import Cleaner
-from kbbuild.records import Document
+from kbbuild.records import Document, ElementKind
 from kbbuild.text.lines import join_lines
 
 
@@ -25,9 +25,16 @@ class FurnitureStripper(Cleaner):
     order = 5
 
     def clean(self, document: Document, settings: Settings) -> Document:
-        if not settings.clean.strip_furniture:
-            return document
-        return strip_furniture(document, settings.clean)
+        if settings.clean.strip_furniture:
+            return strip_furniture(document, settings.clean)
+        # --keep-headers: what the OCR layout model called header/footer is body text too.
+        elements = tuple(
+            e.model_copy(update={"kind": ElementKind.PARAGRAPH, "meta": {**e.meta, "furniture_kept": e.kind.value}})
+            if e.kind.is_furniture
+            else e
+            for e in document.elements
+        )
+        return document.model_copy(update={"elements": elements})
 
 
 class QualityFilter(Cleaner):
