@@ -166,3 +166,25 @@ def test_one_page_document_gets_its_header_from_the_layout_model(tmp_path):
     settings.clean.strip_furniture = False
     kept = _clean(path, settings)
     assert "Journal of Pump Engineering" in "\n".join(chunk.text for chunk in _chunks(kept, settings))
+
+
+def test_near_empty_pages_lose_their_stray_fragments_unless_that_empties_the_document():
+    from kbbuild.clean.quality import filter_quality
+    from kbbuild.records import Document, Element, SourceFile
+
+    source = SourceFile(path="/x/a.pdf", relpath="a.pdf", sha256="0" * 64, size=1, format="pdf")
+
+    def doc(*texts_by_page):
+        elements = tuple(
+            Element(kind=ElementKind.PARAGRAPH, text=text, page=page, parser="t")
+            for page, text in enumerate(texts_by_page, 1)
+        )
+        return Document(source=source, parser="t", elements=elements)
+
+    options = Settings().clean
+    cleaned = filter_quality(doc("A full page of real body text about pumps.", "x ~", "More body text here."), options)
+    assert [e.page for e in cleaned.elements] == [1, 3] and cleaned.cleaning.near_empty_pages == 1
+    alone = filter_quality(doc("Hi."), options)
+    assert [e.text for e in alone.elements] == ["Hi."] and alone.cleaning.near_empty_pages == 0
+    noisy = filter_quality(doc("Heading\n=*=*=*=*=*=*=\nContents ........ 3"), options)
+    assert noisy.elements[0].text == "Heading\nContents 3" and noisy.cleaning.noise_lines == 1
