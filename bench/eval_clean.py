@@ -51,13 +51,17 @@ def _parse(path: Path, strip: bool = True) -> Document:
     return PARSER.parse(source, ParseContext(settings, registry=REGISTRY))
 
 
-def _chunk_texts(document: Document, strip: bool) -> list[str]:
+def _chunks(document: Document, strip: bool):
     settings = Settings()
     settings.clean.strip_furniture = strip
     settings.clean.dedup = "off"
     for cleaner in REGISTRY.cleaners:
         document = cleaner.clean(document, settings)
-    return [chunk.text for chunk in REGISTRY.named("chunkers", "structure").chunk(document, settings)]
+    return REGISTRY.named("chunkers", "structure").chunk(document, settings)
+
+
+def _chunk_texts(document: Document, strip: bool) -> list[str]:
+    return [chunk.text for chunk in _chunks(document, strip)]
 
 
 def _present(furniture: str, texts: list[str]) -> bool:
@@ -155,13 +159,14 @@ def running(verbose: bool, max_files: int) -> dict:
             document = _parse(path)
             counts["pages"] += len(document.pages)
             for strip in (False, True):
-                texts = _chunk_texts(document, strip)
+                chunks = _chunks(document, strip)
+                texts = [chunk.text for chunk in chunks]
                 lines = [line.strip() for text in texts for line in text.split("\n") if line.strip()]
                 key = "stripped" if strip else "kept"
                 furniture = [line for line in lines if pattern.match(line)]
                 counts["furniture_lines"][key] = counts["furniture_lines"].get(key, 0) + len(furniture)
-                if strip:
-                    stripped_text += "\n".join(texts) + "\n"
+                if strip:  # a heading may sit in the path rather than the text when the chunking differs
+                    stripped_text += "\n".join(texts + [h for c in chunks for h in c.heading_path]) + "\n"
                 else:
                     kept_body.extend(line for line in lines if not pattern.match(line) and len(line) >= 8)
             if verbose:
