@@ -370,6 +370,14 @@ class Manifest(_Record):
     notes: list[str] = Field(default_factory=list)
 
 
+class AlsoIn(_Record):
+    """Another place with the same (or nearly the same) text, stored once as the hit's chunk."""
+
+    source: str
+    pages: list[int]
+    near: bool
+
+
 class SearchHit(_Record):
     """One query result, with what a reader needs to cite it."""
 
@@ -381,6 +389,9 @@ class SearchHit(_Record):
     heading_path: list[str]
     text: str
     kb_version: int
+    also_in: list[AlsoIn] = Field(
+        default_factory=list, description="Duplicates of this chunk that were linked to it instead of stored."
+    )
 
 
 class IngestReport(_Record):

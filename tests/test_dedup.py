@@ -74,6 +74,10 @@ def test_duplicate_files_are_linked_and_promoted_when_the_original_goes(tmp_path
     assert first.counts.cleaning.duplicates_exact == original.chunks
     table = lancedb.connect(str(kb / "lancedb")).open_table("chunks")
     assert {row["source"] for row in table.search().select(["source"]).limit(1000).to_list()} == {"a_manual.pdf"}
+    # A hit names the linked copy too: nothing is lost for the reader either.
+    hit = KB.open(kb).query("How often is the pressure sensor recalibrated?", k=1, settings=quiet_settings())[0]
+    assert hit.source == "a_manual.pdf" and [a.source for a in hit.also_in] == ["b_manual_copy.pdf"]
+    assert hit.also_in[0].pages == list(hit.pages) and not hit.also_in[0].near
 
     # The original goes: the copy, unchanged itself, is processed again and now stored.
     (docs / "a_manual.pdf").unlink()

@@ -90,6 +90,10 @@ def hits_text(hits: list[SearchHit], width: int = 100, max_chars: int | None = 6
             head += "  [" + " > ".join(hit.heading_path) + "]"
         text = hit.text if max_chars is None or len(hit.text) <= max_chars else hit.text[:max_chars] + " …"
         body = textwrap.fill(" ".join(text.split()), width=width, initial_indent="    ", subsequent_indent="    ")
+        if hit.also_in:
+            places = ", ".join(f"{a.source} {pages_label(a.pages)}" for a in hit.also_in[:5])
+            more = f" and {len(hit.also_in) - 5} more" if len(hit.also_in) > 5 else ""
+            body += f"\n    (also in: {places}{more})"
         blocks.append(head + "\n" + body)
     return "\n\n".join(blocks)
 

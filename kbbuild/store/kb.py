@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kbbuild.errors import KBError
-from kbbuild.records import Manifest, SearchHit
+from kbbuild.records import AlsoIn, Manifest, SearchHit
 from kbbuild.store.manifest import list_versions, read_manifest
 from kbbuild.store.schema import CHUNKS_TABLE
 
@@ -184,6 +184,12 @@ class KB:
             .limit(k)
             .to_list()
         )
+        also_in: dict[str, list[AlsoIn]] = {}
+        for record in manifest.files:
+            for link in record.duplicates:
+                also_in.setdefault(link.duplicate_of, []).append(
+                    AlsoIn(source=record.relpath, pages=link.pages, near=link.near)
+                )
         return [
             SearchHit(
                 rank=rank,
@@ -194,6 +200,7 @@ class KB:
                 heading_path=list(row["heading_path"] or []),
                 text=row["text"],
                 kb_version=manifest.kb_version,
+                also_in=also_in.get(row["id"], []),
             )
             for rank, row in enumerate(rows, start=1)
         ]
