@@ -166,3 +166,34 @@ def journal_page_pdf(path: Path) -> Path:
     pdf.showPage()
     pdf.save()
     return path
+
+
+def positioned_words_table_pdf(path: Path) -> Path:
+    """A ruled table whose cell text is set word by word with no space characters, 2.5 pt apart
+    (as typesetters do with TJ offsets): readers must see the word breaks without a space glyph."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(path))
+    rows = [
+        ("Segment", "Description"),
+        ("Safety", "Refer to Note 2 for revenue"),
+        ("Health", "Sold through distributors"),
+    ]
+    top, height, widths = 700, 24, (120, 260)
+    for r, row in enumerate(rows):
+        x = 72
+        for cell, width in zip(row, widths, strict=True):
+            cursor = x + 4
+            for word in cell.split():
+                pdf.setFont("Helvetica", 9)
+                pdf.drawString(cursor, top - height * r - 16, word)
+                cursor += stringWidth(word, "Helvetica", 9) + 2.5
+            x += width
+    for r in range(len(rows) + 1):
+        pdf.line(72, top - height * r, 72 + sum(widths), top - height * r)
+    for x in (72, 72 + widths[0], 72 + sum(widths)):
+        pdf.line(x, top, x, top - height * len(rows))
+    pdf.showPage()
+    pdf.save()
+    return path

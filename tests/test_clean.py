@@ -188,3 +188,14 @@ def test_near_empty_pages_lose_their_stray_fragments_unless_that_empties_the_doc
     assert [e.text for e in alone.elements] == ["Hi."] and alone.cleaning.near_empty_pages == 0
     noisy = filter_quality(doc("Heading\n=*=*=*=*=*=*=\nContents ........ 3"), options)
     assert noisy.elements[0].text == "Heading\nContents 3" and noisy.cleaning.noise_lines == 1
+
+
+def test_dot_leaders_leave_table_cells():
+    from kbbuild.clean.quality import filter_quality
+    from kbbuild.records import Document, Element, SourceFile
+
+    source = SourceFile(path="/x/a.pdf", relpath="a.pdf", sha256="0" * 64, size=1, format="pdf")
+    table = "| Item | 2015 |\n|---|---|\n| Goodwill.................... | 5,366,881 |\n| Cash . . . . . . . | 876.5 |"
+    element = Element(kind=ElementKind.TABLE, text=table, page=1, parser="t")
+    cleaned = filter_quality(Document(source=source, parser="t", elements=(element,)), Settings().clean)
+    assert cleaned.elements[0].text == "| Item | 2015 |\n|---|---|\n| Goodwill | 5,366,881 |\n| Cash | 876.5 |"

@@ -187,3 +187,15 @@ def test_scaled_fonts_and_rotated_pages_read_like_pdfminer(tmp_path):
     assert [e.kind for e in by_page[2]] == [ElementKind.HEADING, ElementKind.TABLE]
     table = by_page[2][1]
     assert "| North | 120 | 4,310 |" in table.text and table.bbox.x1 - table.bbox.x0 > table.bbox.y1 - table.bbox.y0
+
+
+def test_word_breaks_without_space_glyphs_survive_in_table_cells(tmp_path):
+    """Words placed 2.5 pt apart with no space glyph: pdfplumber's cell text needs a 3 pt gap, so
+    pdfminer's characters lose these spaces; the pdfium engine keeps pdfium's word breaks."""
+    from kbbuild.parse.pdf.textlayer import read_text_layer
+
+    from .pdfmaker import positioned_words_table_pdf
+
+    elements = read_text_layer(positioned_words_table_pdf(tmp_path / "w.pdf"), 1.15, lambda n: None, 1, "pdfium")[0]
+    table = next(e for e in elements if e.kind is ElementKind.TABLE)
+    assert "Refer to Note 2 for revenue" in table.text and "Sold through distributors" in table.text

@@ -16,6 +16,7 @@ from kbbuild.records import Document, Element, ElementKind
 _EXEMPT = (ElementKind.TABLE, ElementKind.CODE, ElementKind.FORMULA)
 # Dot leaders and rules inside a line ("Introduction ........ 3"): layout, not text.
 _LEADER = re.compile(r"(?:[.·•_…=*~]\s?){4,}|-{4,}")
+_CELL_LEADER = re.compile(r"(?:[.·…_]\s?){4,}")  # "Goodwill ........ | 5,366" in a table cell
 SHORT_MARKER = 4  # "(a)", "1.", "iv)": list markers are short and allowed to be mostly punctuation
 
 
@@ -51,6 +52,10 @@ def filter_quality(document: Document, settings: CleanSettings) -> Document:
     noise = 0
     elements: list[Element] = []
     for element in document.elements:
+        if element.kind is ElementKind.TABLE and _CELL_LEADER.search(element.text):
+            text = "\n".join(" ".join(_CELL_LEADER.sub(" ", line).split()) for line in element.text.split("\n"))
+            elements.append(element.model_copy(update={"text": text}))
+            continue
         if element.kind in _EXEMPT or element.kind.is_furniture or element.html is not None:
             elements.append(element)
             continue

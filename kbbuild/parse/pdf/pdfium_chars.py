@@ -90,9 +90,20 @@ def _chars(page, space: _PageSpace) -> list[LTChar]:
     x, y = ctypes.c_double(), ctypes.c_double()
     chars: list[LTChar] = []
     last_object, fontname = None, ""
+    previous: tuple[float, float, float, float] | None = None  # last glyph box, upright text, user space
     try:
         for index in range(pdfium_c.FPDFText_CountChars(raw)):
             if pdfium_c.FPDFText_IsGenerated(raw, index):
+                # pdfium's word break between two glyphs on a line (some PDFs position words
+                # instead of drawing spaces). pdfminer's line analysis sees the gap anyway, but
+                # pdfplumber's cell text needs a space wider than 3 pt unless a space char is there.
+                if previous is not None and pdfium_c.FPDFText_GetUnicode(raw, index) == 32:
+                    pdfium_c.FPDFText_GetLooseCharBox(raw, index, ctypes.byref(rect))
+                    _, bottom, right, top = previous
+                    if 0 <= rect.left - right < 4 * (top - bottom):
+                        gap = (right, bottom, max(rect.left, right + 0.1), top)
+                        chars.append(LTChar(" ", space.box(gap), fontname, size))
+                previous = None
                 continue
             code = pdfium_c.FPDFText_GetUnicode(raw, index)
             char = "-" if code == 2 else chr(code) if code else ""  # pdfium marks a line-end hyphen as 0x02
@@ -112,6 +123,7 @@ def _chars(page, space: _PageSpace) -> list[LTChar]:
                 box = _glyph_box(box, x.value, y.value, size, up)
             if box[2] > box[0] and box[3] > box[1]:
                 chars.append(LTChar(char, space.box(box), fontname, size))
+                previous = box if up == "+y" and char != " " else None
     finally:
         textpage.close()
     return chars
