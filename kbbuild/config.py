@@ -131,7 +131,7 @@ class CleanSettings(_Section):
         "near-duplicates (MinHash over character shingles). Dropped chunks are linked to the kept one.",
     )
     near_duplicate_jaccard: float = Field(
-        default=0.85,
+        default=0.8,
         gt=0.5,
         le=1,
         description="Estimated shingle Jaccard similarity from which two chunks are near-duplicates.",
