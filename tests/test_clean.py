@@ -199,3 +199,21 @@ def test_dot_leaders_leave_table_cells():
     element = Element(kind=ElementKind.TABLE, text=table, page=1, parser="t")
     cleaned = filter_quality(Document(source=source, parser="t", elements=(element,)), Settings().clean)
     assert cleaned.elements[0].text == "| Item | 2015 |\n|---|---|\n| Goodwill | 5,366,881 |\n| Cash | 876.5 |"
+
+
+def test_keep_headers_and_heading_path_flags_from_the_cli(tmp_path, cli):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    running_furniture_pdf(docs / "report.pdf", pages=4)
+    kb = tmp_path / "kb"
+    result = cli("ingest", docs, "--kb", kb, "--keep-headers", "--no-heading-path", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["counts"]["cleaning"]["headers"] == 0 and report["files"][0]["furniture"] == []
+    from kbbuild.store.kb import KB
+
+    manifest = KB.open(kb).manifest()
+    assert manifest.config["clean"]["strip_furniture"] is False
+    assert manifest.config["chunk"]["embed_heading_path"] is False
+    hits = json.loads(cli("query", "Page 2 of 4", "--kb", kb, "-k", "10", "--json").output)
+    assert any("Page 2 of 4" in hit["text"] for hit in hits)

@@ -88,6 +88,13 @@ def ingest(
     batch_size: Annotated[int | None, typer.Option(help="Texts per embedding batch.")] = None,
     chunk_tokens: Annotated[int | None, typer.Option(help="Token budget per chunk.")] = None,
     overlap: Annotated[int | None, typer.Option(help="Tokens repeated between pieces of a split passage.")] = None,
+    heading_path: Annotated[
+        bool | None,
+        typer.Option(
+            "--heading-path/--no-heading-path",
+            help="Prepend 'Title > Section > Subsection' to the text that is embedded (default: on).",
+        ),
+    ] = None,
     ocr: Annotated[
         bool | None, typer.Option("--ocr/--no-ocr", help="OCR pages without a usable text layer (default: on).")
     ] = None,
@@ -128,6 +135,7 @@ def ingest(
             "embed.batch_size": batch_size,
             "chunk.max_tokens": chunk_tokens,
             "chunk.overlap_tokens": overlap,
+            "chunk.embed_heading_path": heading_path,
             "ocr.enabled": ocr,
             "ocr.figures": ocr_figures,
             "clean.strip_furniture": False if keep_headers else None,
