@@ -72,6 +72,14 @@ def test_samples_lose_their_furniture_but_keep_their_titles():
             assert document.title == title and any(e.kind is ElementKind.TITLE for e in document.elements)
 
 
+def test_a_short_documents_title_is_not_taken_for_a_header():
+    """Two pages: the layout model judges furniture, and it calls this title a "header"."""
+    document = _clean(SAMPLES / "riverside_scanned_notice.pdf")
+    assert document.title == "Riverside Campus Facilities: Scanned Notices"
+    assert document.cleaning.furniture == 0
+    assert document.elements[0].kind is ElementKind.TITLE
+
+
 def test_keep_headers_turns_stripping_off(tmp_path):
     settings = Settings()
     settings.clean.strip_furniture = False

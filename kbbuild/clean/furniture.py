@@ -150,20 +150,17 @@ def _band_candidates(document: Document, band: float) -> list[_Candidate]:
         lines = element.text.split("\n")
         picks: list[tuple[int, str, bool]] = []  # line, header/footer, inside the band
         if index in top_rows:
-            inside = element.bbox.y1 <= top_limit
-            picks += (
-                [(i, "header", inside) for i in range(len(lines))]
-                if inside
-                else [(0, "header", element.bbox.y0 < top_limit)]
-            )
-        if index in bottom_rows and not (picks and picks[0][2] and len(picks) == len(lines)):
-            inside = element.bbox.y0 >= bottom_limit
-            picks += (
-                [(i, "footer", inside) for i in range(len(lines))]
-                if inside
-                else [(len(lines) - 1, "footer", element.bbox.y1 > bottom_limit)]
-            )
-        for line_index, where, in_band in dict(((p[0], p[1]), p) for p in picks).values():
+            if element.bbox.y1 <= top_limit:  # the whole block is in the top band
+                picks = [(i, "header", True) for i in range(len(lines))]
+            else:
+                picks = [(0, "header", element.bbox.y0 < top_limit)]
+        whole_header = bool(picks) and picks[0][2] and len(picks) == len(lines)
+        if index in bottom_rows and not whole_header:
+            if element.bbox.y0 >= bottom_limit:
+                picks += [(i, "footer", True) for i in range(len(lines))]
+            else:
+                picks.append((len(lines) - 1, "footer", element.bbox.y1 > bottom_limit))
+        for line_index, where, in_band in picks:
             text = lines[line_index].strip()
             key = furniture_key(text)
             if key:

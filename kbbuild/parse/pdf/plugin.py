@@ -161,7 +161,10 @@ class PdfParser(Parser):
         out = []
         for element in elements:
             box, height = element.bbox, heights.get(element.page or 0)
-            if box is None or height is None or element.kind in (ElementKind.TABLE, ElementKind.FIGURE):
+            # Titles and headings are never the model's to strip: its "header" class also fires on a
+            # first page's title, and one model call is weaker evidence than repetition.
+            content = (ElementKind.TABLE, ElementKind.FIGURE, ElementKind.TITLE, ElementKind.HEADING)
+            if box is None or height is None or element.kind in content:
                 out.append(element)
                 continue
             cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
