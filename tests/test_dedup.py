@@ -97,3 +97,20 @@ def test_dedup_off_stores_every_copy(tmp_path):
     settings.clean.dedup = "off"
     report = ingest(docs, tmp_path / "kb", settings)
     assert [f.chunks for f in report.files] == [report.files[0].chunks] * 2 and report.files[0].chunks > 0
+
+
+def test_a_file_added_later_links_to_what_an_earlier_version_stored(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SAMPLES / "xinghe_travel_policy_zh.pdf", docs / "policy.pdf")
+    kb = tmp_path / "kb"
+    first = ingest(docs, kb, quiet_settings())
+    stored = first.files[0].chunks
+    shutil.copy(SAMPLES / "xinghe_travel_policy_zh.pdf", docs / "policy_copy.pdf")
+    second = ingest(docs, kb, quiet_settings())
+    files = {f.relpath: f for f in second.files}
+    assert files["policy.pdf"].status is FileStatus.UNCHANGED
+    copy = files["policy_copy.pdf"]
+    assert copy.status is FileStatus.INGESTED and copy.chunks == 0
+    assert len(copy.duplicates) == stored and {d.duplicate_of_source for d in copy.duplicates} == {"policy.pdf"}
+    assert second.counts.chunks_total == stored
