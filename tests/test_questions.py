@@ -1,0 +1,55 @@
+"""Synthetic questions: the packaged generator (SmolLM2 GGUF from a wheel) and Doc2Query-- filtering
+with the KB's real embedding model."""
+
+from __future__ import annotations
+
+import pytest
+
+from kbbuild.config import Settings
+from kbbuild.enrich.questions.filtering import clean_candidates, filter_questions, looks_like_question
+from kbbuild.enrich.questions.hf import language, load_generator
+from kbbuild.plugins import Registry, make_plugin_manager
+
+PASSAGE = (
+    "The NW-300 pressure sensor must be recalibrated every 90 days, and after any repair of the sensor "
+    "head. Use the calibration kit CK-2 and record the result in the service log."
+)
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    registry = Registry.from_plugin_manager(make_plugin_manager())
+    return registry.named("embedders", "flagembedding").load("all-MiniLM-L6-v2", Settings())
+
+
+@pytest.mark.slow
+def test_packaged_model_asks_questions_the_filter_keeps(embedder):
+    generator = load_generator("smollm2")
+    raw = generator.questions(PASSAGE, 4)
+    assert len(raw) == 4
+    assert generator.questions(PASSAGE, 4) == raw  # seeded from the chunk: reproducible versions
+    kept = filter_questions(embedder, PASSAGE, raw, min_score=0.5)
+    assert kept, raw
+    assert all(q.text.endswith("?") and 0.5 <= q.score <= 1 for q in kept)
+    assert any("sensor" in q.text.lower() or "recalibrat" in q.text.lower() for q in kept)
+
+
+def test_filter_drops_off_topic_copied_duplicate_and_non_questions(embedder):
+    candidates = [
+        "How often must the NW-300 pressure sensor be recalibrated?",
+        "How often must the NW-300 pressure sensor be recalibrated ?",  # duplicate
+        "What is the capital of France?",  # off-topic
+        "The NW-300 pressure sensor must be recalibrated every 90 days?",  # copies the passage
+        "Use the calibration kit CK-2",  # not a question
+    ]
+    kept = filter_questions(embedder, PASSAGE, candidates, min_score=0.3)
+    assert [q.text for q in kept] == ["How often must the NW-300 pressure sensor be recalibrated?"]
+    assert kept[0].score > 0.5
+
+
+def test_question_form_and_language_rules():
+    assert looks_like_question("出差结束后多少天内必须提交报销申请？")
+    assert not looks_like_question("上次的出差比时时间更快。么！福版航")  # garbled, no question mark
+    assert not looks_like_question("What is this\ufffd?")
+    assert language("员工出差优先乘坐高铁") == "zh" and language(PASSAGE) == "en"
+    assert clean_candidates(PASSAGE, ["", "  ", "Why?"]) == []
