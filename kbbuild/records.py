@@ -261,6 +261,19 @@ class ChunkRow(_Record):
     vector: list[float]
 
 
+class QuestionRow(_Record):
+    """A row of the LanceDB ``questions`` table: a synthetic question a chunk answers (doc2query)."""
+
+    id: str = Field(description="Hash of the chunk id and the question text.")
+    chunk_id: str = Field(description="The chunks-table row this question points to.")
+    source: str
+    text: str
+    score: float = Field(description="Cosine of question (as query) and chunk (as document) in the KB's model.")
+    generator: str = Field(description="Generator backend and model that wrote it, e.g. hf:smollm2.")
+    kb_version: int
+    vector: list[float]
+
+
 class EmbeddingModelInfo(_Record):
     """Everything that must match between building a KB and querying it."""
 

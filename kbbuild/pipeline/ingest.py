@@ -38,7 +38,7 @@ from kbbuild.records import (
     file_record,
 )
 from kbbuild.store.kb import KB
-from kbbuild.store.schema import CHUNKS_TABLE, to_rows
+from kbbuild.store.schema import to_rows
 from kbbuild.store.writer import KBWriter
 
 
@@ -362,7 +362,7 @@ def ingest(
         with run.timer.stage("store"):
             writer.flush()
             writer.remove_older_rows([*ingested, *(r.relpath for r in plan.removed)])
-            table_version = writer.table_version()
+            table_versions = writer.table_versions()
             total = writer.total_rows()
         failed = any(r.status is FileStatus.FAILED for r in records)
         result = report(writer.version, ExitCode.PARTIAL_FAILURE if failed else ExitCode.OK, writer, total)
@@ -371,7 +371,7 @@ def ingest(
             parent_version=previous.kb_version if previous else None,
             created_at=datetime.now(timezone.utc),
             kbbuild_version=kbbuild_version(),
-            table_versions={CHUNKS_TABLE: table_version},
+            table_versions=table_versions,
             config=settings.model_dump(mode="json"),
             config_fingerprint=settings.fingerprint(),
             embedding=embedding,

@@ -1,4 +1,4 @@
-"""The Arrow schema of the ``chunks`` table, kept in step with ``records.ChunkRow``."""
+"""The Arrow schemas of the KB's tables, kept in step with ``records.ChunkRow`` and ``QuestionRow``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pyarrow as pa
 from kbbuild.records import Chunk, ChunkRow
 
 CHUNKS_TABLE = "chunks"
+QUESTIONS_TABLE = "questions"
 
 
 def chunks_schema(dim: int) -> pa.Schema:
@@ -27,6 +28,21 @@ def chunks_schema(dim: int) -> pa.Schema:
             pa.field("n_tokens", pa.int32()),
             pa.field("parser", pa.string()),
             pa.field("meta_json", pa.string()),
+            pa.field("kb_version", pa.int32(), nullable=False),
+            pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),
+        ]
+    )
+
+
+def questions_schema(dim: int) -> pa.Schema:
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            pa.field("chunk_id", pa.string(), nullable=False),
+            pa.field("source", pa.string(), nullable=False),
+            pa.field("text", pa.string(), nullable=False),
+            pa.field("score", pa.float32(), nullable=False),
+            pa.field("generator", pa.string(), nullable=False),
             pa.field("kb_version", pa.int32(), nullable=False),
             pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),
         ]
@@ -56,7 +72,6 @@ def to_rows(chunks: list[Chunk], vectors, parser: str, kb_version: int) -> list[
     ]
 
 
-def rows_to_table(rows: list[ChunkRow], dim: int) -> pa.Table:
-    schema = chunks_schema(dim)
+def rows_to_table(rows: list, schema: pa.Schema) -> pa.Table:
     columns = {name: [getattr(row, name) for row in rows] for name in schema.names}
     return pa.Table.from_pydict(columns, schema=schema)

@@ -1,19 +1,29 @@
 """Writes one new KB version: add rows, then delete superseded rows, then commit the manifest.
 
-The order matters. New rows go in first and old ones are deleted after, so at no point does the
+The order matters. New rows go in first and old ones are deleted after, so at no point does a
 table lack a file's content; LanceDB records each step as a table version, and only the manifest
 written last makes the result visible (see ``store.manifest``). Leftovers of an ingest that died
-before its manifest are rolled back when the next writer starts.
+before its manifest are rolled back when the next writer starts. A KB version spans several tables
+(``chunks``, and ``questions`` once questions are generated); the manifest pins each one's version.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
-from kbbuild.records import ChunkRow, EmbeddingModelInfo, Manifest
+import pyarrow as pa
+
+from kbbuild.records import ChunkRow, EmbeddingModelInfo, Manifest, QuestionRow
 from kbbuild.store.kb import KB
 from kbbuild.store.manifest import write_manifest
-from kbbuild.store.schema import CHUNKS_TABLE, chunks_schema, rows_to_table
+from kbbuild.store.schema import (
+    CHUNKS_TABLE,
+    QUESTIONS_TABLE,
+    chunks_schema,
+    questions_schema,
+    rows_to_table,
+)
 
 FLUSH_ROWS = 2000
 
@@ -22,76 +32,130 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+@dataclass(frozen=True)
+class _Spec:
+    name: str
+    schema: Callable[[int], pa.Schema]
+
+
+_SPECS = {CHUNKS_TABLE: _Spec(CHUNKS_TABLE, chunks_schema), QUESTIONS_TABLE: _Spec(QUESTIONS_TABLE, questions_schema)}
+
+
+class _TableWriter:
+    """One table's part of an ingest: back to its committed version first, then appends and deletes."""
+
+    def __init__(self, db, spec: _Spec, dim: int, committed: int | None, rebuild: bool, notes: list[str]) -> None:
+        self.spec = spec
+        self.dim = dim
+        self.pending: list = []
+        self.added = 0
+        self.removed = 0
+        schema = spec.schema(dim)
+        if spec.name not in db.list_tables().tables:
+            self.table = db.create_table(spec.name, schema=schema)
+            return
+        table = db.open_table(spec.name)
+        if committed is None:  # not part of any committed version: whatever is there was never visible
+            if table.count_rows():
+                notes.append(f"discarded {spec.name} rows of an earlier ingest that never committed")
+            self.table = db.create_table(spec.name, schema=schema, mode="overwrite")
+            return
+        if table.version != committed:
+            notes.append(
+                f"rolled back {spec.name} table writes of an ingest that did not commit "
+                f"(table version {table.version} -> {committed})"
+            )
+            table.restore(committed)
+        self.table = db.create_table(spec.name, schema=schema, mode="overwrite") if rebuild else table
+
+    def add(self, rows: Iterable) -> None:
+        self.pending.extend(rows)
+        if len(self.pending) >= FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.table.add(rows_to_table(self.pending, self.spec.schema(self.dim)))
+            self.added += len(self.pending)
+            self.pending = []
+
+    def remove_older_rows(self, sources: list[str], version: int) -> None:
+        for start in range(0, len(sources), 200):
+            batch = ", ".join(_quote(s) for s in sources[start : start + 200])
+            before = self.table.count_rows()
+            self.table.delete(f"source IN ({batch}) AND kb_version < {version}")
+            self.removed += before - self.table.count_rows()
+
+    def tag(self, tag: str, version: int) -> None:
+        if tag in self.table.tags.list():  # left by a run that died between manifest and tag
+            self.table.tags.update(tag, version)
+        else:
+            self.table.tags.create(tag, version)
+
+
 class KBWriter:
     def __init__(self, kb: KB, previous: Manifest | None, embedding: EmbeddingModelInfo, rebuild: bool) -> None:
         self.kb = kb
         self.previous = previous
         self.dim = embedding.dim
+        self.rebuild = rebuild
         self.version = (previous.kb_version + 1) if previous else 1
         self.notes: list[str] = []
-        self._pending: list[ChunkRow] = []
-        self.rows_added = 0
-        self.rows_removed = 0
-        self._table = self._prepare(rebuild)
+        self._db = kb.connect()
+        self._tables: dict[str, _TableWriter] = {}
+        self._open(CHUNKS_TABLE)
+        for name in previous.table_versions if previous else ():
+            if name in _SPECS:  # tables of the last version carry on, even if this run adds nothing
+                self._open(name)
 
-    def _prepare(self, rebuild: bool):
-        db = self.kb.connect()
-        schema = chunks_schema(self.dim)
-        if CHUNKS_TABLE not in db.list_tables().tables:
-            return db.create_table(CHUNKS_TABLE, schema=schema)
-        table = db.open_table(CHUNKS_TABLE)
-        if self.previous is None:
-            if table.count_rows():
-                self.notes.append("discarded rows of an earlier ingest that never committed")
-            return db.create_table(CHUNKS_TABLE, schema=schema, mode="overwrite")
-        committed = self.previous.table_versions[CHUNKS_TABLE]
-        if table.version != committed:
-            self.notes.append(
-                f"rolled back table writes of an ingest that did not commit "
-                f"(table version {table.version} -> {committed})"
-            )
-            table.restore(committed)
-        if rebuild:
-            return db.create_table(CHUNKS_TABLE, schema=schema, mode="overwrite")
-        return table
+    def _open(self, name: str) -> _TableWriter:
+        if name not in self._tables:
+            committed = self.previous.table_versions.get(name) if self.previous else None
+            self._tables[name] = _TableWriter(self._db, _SPECS[name], self.dim, committed, self.rebuild, self.notes)
+        return self._tables[name]
+
+    @property
+    def rows_added(self) -> int:
+        return self._tables[CHUNKS_TABLE].added
+
+    @property
+    def rows_removed(self) -> int:
+        return self._tables[CHUNKS_TABLE].removed
+
+    @property
+    def questions_added(self) -> int:
+        return self._tables[QUESTIONS_TABLE].added if QUESTIONS_TABLE in self._tables else 0
 
     def add(self, rows: Iterable[ChunkRow]) -> None:
-        self._pending.extend(rows)
-        if len(self._pending) >= FLUSH_ROWS:
-            self.flush()
+        self._tables[CHUNKS_TABLE].add(rows)
+
+    def add_questions(self, rows: Iterable[QuestionRow]) -> None:
+        self._open(QUESTIONS_TABLE).add(rows)
 
     def flush(self) -> None:
-        if self._pending:
-            self._table.add(rows_to_table(self._pending, self.dim))
-            self.rows_added += len(self._pending)
-            self._pending = []
+        for table in self._tables.values():
+            table.flush()
 
     def remove_older_rows(self, sources: Iterable[str]) -> None:
-        """Delete rows of these files written by earlier versions (the new ones stay)."""
-        sources = sorted(set(sources))
-        for start in range(0, len(sources), 200):
-            batch = ", ".join(_quote(s) for s in sources[start : start + 200])
-            predicate = f"source IN ({batch}) AND kb_version < {self.version}"
-            before = self._table.count_rows()
-            self._table.delete(predicate)
-            self.rows_removed += before - self._table.count_rows()
+        """Delete rows of these files written by earlier versions (the new ones stay), in every table."""
+        ordered = sorted(set(sources))
+        for table in self._tables.values():
+            table.remove_older_rows(ordered, self.version)
 
     def total_rows(self) -> int:
-        return self._table.count_rows()
+        return self._tables[CHUNKS_TABLE].table.count_rows()
 
-    def table_version(self) -> int:
+    def table_versions(self) -> dict[str, int]:
         self.flush()
-        return self._table.version
+        return {name: table.table.version for name, table in self._tables.items()}
 
     def commit(self, manifest: Manifest) -> None:
-        """Write the manifest (the commit), then tag the table version ``kb-vN`` in LanceDB so other
+        """Write the manifest (the commit), then tag each table version ``kb-vN`` in LanceDB so other
         Lance tools can check out a KB version by name and cleanup never removes it."""
         write_manifest(self.kb.path, manifest)
         tag = version_tag(manifest.kb_version)
-        if tag in self._table.tags.list():  # left by a run that died between manifest and tag
-            self._table.tags.update(tag, manifest.table_versions[CHUNKS_TABLE])
-        else:
-            self._table.tags.create(tag, manifest.table_versions[CHUNKS_TABLE])
+        for name, table in self._tables.items():
+            table.tag(tag, manifest.table_versions[name])
 
 
 def version_tag(kb_version: int) -> str:
