@@ -172,6 +172,35 @@ class ChunkSettings(_Section):
     )
 
 
+class QuestionSettings(_Section):
+    generator: str | None = Field(
+        default=None,
+        description="Synthetic questions per chunk (doc2query): 'hf' (transformers model), 'openai' (any "
+        "OpenAI-compatible endpoint) or a plugin's name; unset = no questions.",
+    )
+    n: int = Field(default=3, ge=1, le=20, description="Questions kept per chunk at most (--questions N).")
+    candidates: int = Field(
+        default=5, ge=1, le=40, description="Questions generated per chunk before filtering keeps the best n."
+    )
+    model: str = Field(
+        default="smollm2",
+        description="'hf': a hub name or local folder (doc2query seq2seq or instruct model); 'smollm2' is the "
+        "packaged SmolLM2-135M-Instruct (offline, English, weak). 'openai': the model id at the endpoint.",
+    )
+    min_score: float = Field(
+        default=0.35,
+        ge=-1,
+        le=1,
+        description="Doc2Query-- filter: drop questions whose similarity to their chunk (KB embedding model) is lower.",
+    )
+    base_url: str | None = Field(default=None, description="'openai': the endpoint, e.g. http://localhost:8000/v1.")
+    api_key_env: str = Field(default="OPENAI_API_KEY", description="'openai': environment variable with the key.")
+    concurrency: int = Field(default=4, ge=1, le=64, description="'openai': requests in flight at most.")
+    timeout: float = Field(default=60, gt=0, description="'openai': seconds per request.")
+    max_retries: int = Field(default=3, ge=0, le=10, description="'openai': retries on 429/5xx/timeouts, with backoff.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(default="auto", description="'hf': where the model runs.")
+
+
 class EmbedSettings(_Section):
     provider: str = Field(default="flagembedding", description="Name of the embedder plugin.")
     model: str = Field(
@@ -196,6 +225,7 @@ class Settings(_Section):
     ocr: OcrSettings = Field(default_factory=OcrSettings)
     clean: CleanSettings = Field(default_factory=CleanSettings)
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
+    questions: QuestionSettings = Field(default_factory=QuestionSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     query: QuerySettings = Field(default_factory=QuerySettings)
     plugins: list[str] = Field(default_factory=list, description="Extra plugin modules to load (besides entry points).")
@@ -207,6 +237,7 @@ class Settings(_Section):
             "ocr": self.ocr.model_dump(),
             "clean": self.clean.model_dump(),
             "chunk": self.chunk.model_dump(),
+            "questions": self.questions.model_dump(include={"generator", "n", "candidates", "model", "min_score"}),
             "embed": self.embed.model_dump(exclude={"device", "batch_size"}),
         }
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         LayoutModel,
         OcrEngine,
         Parser,
+        QuestionGenerator,
         TableModel,
     )
     from kbbuild.records import Manifest
@@ -79,6 +80,11 @@ def kbbuild_register_chunkers(register: Callable[[Chunker], None]) -> None:
 @hookspec
 def kbbuild_register_enrichers(register: Callable[[Enricher], None]) -> None:
     """Register chunk enrichers (e.g. synthetic questions), run after chunking, before embedding."""
+
+
+@hookspec
+def kbbuild_register_question_generators(register: Callable[[QuestionGenerator], None]) -> None:
+    """Register synthetic-question generators (doc2query); ``[questions] generator = "<name>"``."""
 
 
 @hookspec

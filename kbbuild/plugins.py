@@ -26,6 +26,7 @@ from kbbuild.providers import (
     OcrEngine,
     Parser,
     Provider,
+    QuestionGenerator,
     TableModel,
 )
 from kbbuild.records import PluginInfo
@@ -59,6 +60,7 @@ class Registry:
     cleaners: list[Cleaner] = field(default_factory=list)
     chunkers: list[Chunker] = field(default_factory=list)
     enrichers: list[Enricher] = field(default_factory=list)
+    question_generators: list[QuestionGenerator] = field(default_factory=list)
     embedders: list[EmbedderProvider] = field(default_factory=list)
     exporters: list[Exporter] = field(default_factory=list)
     ocr_engines: list[OcrEngine] = field(default_factory=list)
@@ -73,6 +75,9 @@ class Registry:
         hook.kbbuild_register_cleaners(register=registry._adder(registry.cleaners, Cleaner))
         hook.kbbuild_register_chunkers(register=registry._adder(registry.chunkers, Chunker))
         hook.kbbuild_register_enrichers(register=registry._adder(registry.enrichers, Enricher))
+        hook.kbbuild_register_question_generators(
+            register=registry._adder(registry.question_generators, QuestionGenerator)
+        )
         hook.kbbuild_register_embedders(register=registry._adder(registry.embedders, EmbedderProvider))
         hook.kbbuild_register_exporters(register=registry._adder(registry.exporters, Exporter))
         hook.kbbuild_register_ocr_engines(register=registry._adder(registry.ocr_engines, OcrEngine))
@@ -126,6 +131,7 @@ class Registry:
             *self.cleaners,
             *self.chunkers,
             *self.enrichers,
+            *self.question_generators,
             *self.embedders,
             *self.exporters,
             *self.ocr_engines,

@@ -88,6 +88,28 @@ class Enricher(Provider):
     def enrich(self, chunks: list[Chunk], settings: Settings) -> list[Chunk]: ...
 
 
+class Questioner(ABC):
+    """A loaded question generator: raw candidate questions per passage, in the passage's language.
+    kbbuild filters them (Doc2Query--); ``failures`` counts passages that got none because of an error."""
+
+    failures: int = 0
+
+    @abstractmethod
+    def questions(self, passages: Sequence[str], n: int) -> list[list[str]]: ...
+
+
+class QuestionGenerator(Provider):
+    """Knows how to load one kind of question generator; ``[questions] generator = "<name>"``."""
+
+    kind = "question_generator"
+
+    def unavailable_reason(self, settings: Settings) -> str | None:
+        return None
+
+    @abstractmethod
+    def load(self, settings: Settings) -> Questioner: ...
+
+
 class Embedder(ABC):
     """A loaded embedding model. Loading is slow, so the pipeline loads once per process."""
 

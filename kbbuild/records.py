@@ -335,6 +335,9 @@ class FileRecord(_Record):
     duplicates: list[DuplicateLink] = Field(
         default_factory=list, description="Chunks of this file not stored because their text is already in the KB."
     )
+    questions_generated: int = Field(default=0, description="Synthetic question candidates generated.")
+    questions_kept: int = Field(default=0, description="Questions kept by the filter and stored.")
+    question_failures: int = Field(default=0, description="Chunks whose generation failed (e.g. endpoint errors).")
 
 
 def file_record(source: SourceFile, status: FileStatus, **fields) -> FileRecord:
@@ -363,6 +366,9 @@ class VersionCounts(_Record):
     chunks_removed: int
     chunks_total: int
     cleaning: CleaningCounts = Field(default_factory=CleaningCounts, description="Summed over the files processed.")
+    questions_generated: int = 0
+    questions_kept: int = 0
+    question_failures: int = 0
 
 
 class Manifest(_Record):

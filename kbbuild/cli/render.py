@@ -60,6 +60,14 @@ def ingest_summary(report: IngestReport) -> str:
         + (f", {c.pages_without_text} without text (not OCRed)" if c.pages_without_text else ""),
         f"  chunks  {c.chunks_added} added, {c.chunks_removed} removed, {c.chunks_total} in the KB",
         f"  clean   {cleaning_summary(c.cleaning)}",
+        *(
+            [
+                f"  questions {c.questions_generated} generated, {c.questions_kept} kept after filtering"
+                + (f", {c.question_failures} chunks failed" if c.question_failures else "")
+            ]
+            if c.questions_generated or c.question_failures
+            else []
+        ),
         f"  time    {report.seconds:.1f} s ("
         + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in t.items() if seconds >= 0.05)
         + (f"; {pages_per_s:.1f} pages/s parsing" if pages_per_s else "")

