@@ -401,7 +401,9 @@ class SearchHit(_Record):
     """One query result, with what a reader needs to cite it."""
 
     rank: int
-    score: float = Field(description="Cosine similarity for vector search (higher is better).")
+    score: float = Field(
+        description="Cosine similarity (higher is better): of the chunk, or of its best synthetic question."
+    )
     chunk_id: str
     source: str
     pages: list[int]
@@ -410,6 +412,9 @@ class SearchHit(_Record):
     kb_version: int
     also_in: list[AlsoIn] = Field(
         default_factory=list, description="Duplicates of this chunk that were linked to it instead of stored."
+    )
+    matched_question: str | None = Field(
+        default=None, description="The stored synthetic question that matched the query better than the chunk."
     )
 
 

@@ -53,3 +53,53 @@ def test_question_form_and_language_rules():
     assert not looks_like_question("What is this\ufffd?")
     assert language("员工出差优先乘坐高铁") == "zh" and language(PASSAGE) == "en"
     assert clean_candidates(PASSAGE, ["", "  ", "Why?"]) == []
+
+
+@pytest.mark.slow
+def test_ingest_with_questions_stores_them_versioned_and_query_uses_them(tmp_path, cli):
+    import json
+    import shutil
+
+    import lancedb
+
+    from kbbuild.store.kb import KB
+
+    from .conftest import SAMPLES
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SAMPLES / "harbor_q3_2026_results.pdf", docs)
+    kb = tmp_path / "kb"
+    result = cli("ingest", docs, "--kb", kb, "--questions", "2", "--json")
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.output)["counts"]
+    assert counts["questions_generated"] > counts["questions_kept"] > 0
+    manifest = KB.open(kb).manifest()
+    assert set(manifest.table_versions) == {"chunks", "questions"}
+    assert manifest.config["questions"]["generator"] == "hf" and manifest.config["questions"]["n"] == 2
+    db = lancedb.connect(str(kb / "lancedb"))
+    questions = db.open_table("questions").search().limit(100).to_list()
+    chunk_ids = {row["id"] for row in db.open_table("chunks").search().select(["id"]).limit(100).to_list()}
+    assert len(questions) == counts["questions_kept"]
+    assert all(q["chunk_id"] in chunk_ids and q["score"] >= 0.35 and q["kb_version"] == 1 for q in questions)
+    per_chunk: dict[str, int] = {}
+    for q in questions:
+        per_chunk[q["chunk_id"]] = per_chunk.get(q["chunk_id"], 0) + 1
+    assert max(per_chunk.values()) <= 2
+    # Asking one of the stored questions finds its chunk, with the question shown.
+    asked = questions[0]
+    hits = json.loads(cli("query", asked["text"], "--kb", kb, "-k", "3", "--json").output)
+    assert hits[0]["chunk_id"] == asked["chunk_id"] and hits[0]["matched_question"] == asked["text"]
+    # Unchanged on re-ingest: nothing is generated again, the questions stay.
+    again = json.loads(cli("ingest", docs, "--kb", kb, "--questions", "2", "--json").output)
+    assert again["counts"]["questions_generated"] == 0 and again["counts"]["files_unchanged"] == 1
+    assert KB.open(kb).manifest().table_versions["questions"] == manifest.table_versions["questions"]
+
+
+def test_a_generator_that_cannot_run_refuses_the_ingest(tmp_path, cli):
+    from .conftest import SAMPLES
+
+    result = cli("ingest", SAMPLES, "--kb", tmp_path / "kb", "--questions", "2", "--question-generator", "openai")
+    assert result.exit_code == 2
+    assert "question generator 'openai' cannot run: [questions] base_url is not set" in result.output
+    assert not (tmp_path / "kb" / "versions").exists() or not any((tmp_path / "kb" / "versions").iterdir())

@@ -98,6 +98,8 @@ def hits_text(hits: list[SearchHit], width: int = 100, max_chars: int | None = 6
             head += "  [" + " > ".join(hit.heading_path) + "]"
         text = hit.text if max_chars is None or len(hit.text) <= max_chars else hit.text[:max_chars] + " …"
         body = textwrap.fill(" ".join(text.split()), width=width, initial_indent="    ", subsequent_indent="    ")
+        if hit.matched_question:
+            body = f"    (matched question: {hit.matched_question})\n" + body
         if hit.also_in:
             places = ", ".join(f"{a.source} {pages_label(a.pages)}" for a in hit.also_in[:5])
             more = f" and {len(hit.also_in) - 5} more" if len(hit.also_in) > 5 else ""

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from kbbuild.errors import KBError
 from kbbuild.records import AlsoIn, Manifest, SearchHit
 from kbbuild.store.manifest import list_versions, read_manifest
-from kbbuild.store.schema import CHUNKS_TABLE
+from kbbuild.store.schema import CHUNKS_TABLE, QUESTIONS_TABLE
 
 if TYPE_CHECKING:
     from kbbuild.config import Settings
@@ -176,24 +176,30 @@ class KB:
         embedder = self.load_embedder(manifest, registry, settings)
         vector = embedder.embed_queries([text])[0]
         table = self.chunks_table(manifest)
-        metric = "cosine"
+        columns = ["id", "source", "pages", "heading_path", "text"]
         rows = (
             table.search(vector.tolist(), vector_column_name="vector")
-            .metric(metric)
-            .select(["id", "source", "pages", "heading_path", "text", "_distance"])
+            .metric("cosine")
+            .select([*columns, "_distance"])
             .limit(k)
             .to_list()
         )
+        found: dict[str, tuple[float, dict, str | None]] = {
+            row["id"]: (1.0 - float(row["_distance"]), row, None) for row in rows
+        }
+        if QUESTIONS_TABLE in manifest.table_versions:
+            self._merge_question_hits(manifest, table, vector, k, columns, found)
         also_in: dict[str, list[AlsoIn]] = {}
         for record in manifest.files:
             for link in record.duplicates:
                 also_in.setdefault(link.duplicate_of, []).append(
                     AlsoIn(source=record.relpath, pages=link.pages, near=link.near)
                 )
+        ranked = sorted(found.values(), key=lambda item: -item[0])[:k]
         return [
             SearchHit(
                 rank=rank,
-                score=round(1.0 - float(row["_distance"]), 6),
+                score=round(score, 6),
                 chunk_id=row["id"],
                 source=row["source"],
                 pages=list(row["pages"] or []),
@@ -201,9 +207,36 @@ class KB:
                 text=row["text"],
                 kb_version=manifest.kb_version,
                 also_in=also_in.get(row["id"], []),
+                matched_question=question,
             )
-            for rank, row in enumerate(rows, start=1)
+            for rank, (score, row, question) in enumerate(ranked, start=1)
         ]
+
+    def _merge_question_hits(self, manifest: Manifest, chunks, vector, k: int, columns: list[str], found) -> None:
+        """A query close to a stored synthetic question finds that question's chunk (doc2query): the
+        chunk's score is the better of the two matches, and the question is shown with the hit."""
+        questions = self.connect().open_table(QUESTIONS_TABLE)
+        questions.checkout(manifest.table_versions[QUESTIONS_TABLE])
+        hits = (
+            questions.search(vector.tolist(), vector_column_name="vector")
+            .metric("cosine")
+            .select(["chunk_id", "text", "_distance"])
+            .limit(k * 3)
+            .to_list()
+        )
+        best: dict[str, tuple[float, str]] = {}
+        for hit in hits:
+            score = 1.0 - float(hit["_distance"])
+            if score > best.get(hit["chunk_id"], (-2.0, ""))[0]:
+                best[hit["chunk_id"]] = (score, hit["text"])
+        missing = [chunk_id for chunk_id in best if chunk_id not in found]
+        if missing:
+            ids = ", ".join("'" + chunk_id.replace("'", "''") + "'" for chunk_id in missing)
+            for row in chunks.search().where(f"id IN ({ids})").select(columns).limit(len(missing)).to_list():
+                found[row["id"]] = (-2.0, row, None)
+        for chunk_id, (score, text) in best.items():
+            if chunk_id in found and score > found[chunk_id][0]:
+                found[chunk_id] = (score, found[chunk_id][1], text)
 
 
 def _span(versions: list[int]) -> str:
