@@ -90,6 +90,13 @@ def test_ingest_with_questions_stores_them_versioned_and_query_uses_them(tmp_pat
     asked = questions[0]
     hits = json.loads(cli("query", asked["text"], "--kb", kb, "-k", "3", "--json").output)
     assert hits[0]["chunk_id"] == asked["chunk_id"] and hits[0]["matched_question"] == asked["text"]
+    # FAQ pairs for Q&A services: each question with the chunk that answers it.
+    faq = tmp_path / "faq.jsonl"
+    assert cli("export", faq, "--kb", kb, "--format", "faq").exit_code == 0
+    pairs = [json.loads(line) for line in faq.read_text().splitlines()]
+    assert len(pairs) == len(questions)
+    texts = {row["id"]: row["text"] for row in db.open_table("chunks").search().limit(100).to_list()}
+    assert all(p["answer"] == texts[p["chunk_id"]] and p["source"] == "harbor_q3_2026_results.pdf" for p in pairs)
     # Unchanged on re-ingest: nothing is generated again, the questions stay.
     again = json.loads(cli("ingest", docs, "--kb", kb, "--questions", "2", "--json").output)
     assert again["counts"]["questions_generated"] == 0 and again["counts"]["files_unchanged"] == 1
