@@ -269,6 +269,8 @@ class QuestionRow(_Record):
     source: str
     text: str
     score: float = Field(description="Cosine of question (as query) and chunk (as document) in the KB's model.")
+    kept: bool = Field(description="Passed the filter; only kept questions are searched and exported.")
+    dropped: str = Field(description="Why the filter dropped it ('' when kept): not a question, low score, ...")
     generator: str = Field(description="Generator backend and model that wrote it, e.g. hf:smollm2.")
     kb_version: int
     vector: list[float]
@@ -338,6 +340,9 @@ class FileRecord(_Record):
     questions_generated: int = Field(default=0, description="Synthetic question candidates generated.")
     questions_kept: int = Field(default=0, description="Questions kept by the filter and stored.")
     question_failures: int = Field(default=0, description="Chunks whose generation failed (e.g. endpoint errors).")
+    questions_reused: int = Field(
+        default=0, description="Chunks whose questions came from the previous version (same text, same generator)."
+    )
 
 
 def file_record(source: SourceFile, status: FileStatus, **fields) -> FileRecord:
@@ -369,6 +374,7 @@ class VersionCounts(_Record):
     questions_generated: int = 0
     questions_kept: int = 0
     question_failures: int = 0
+    questions_reused: int = 0
 
 
 class Manifest(_Record):

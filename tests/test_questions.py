@@ -78,7 +78,16 @@ def test_ingest_with_questions_stores_them_versioned_and_query_uses_them(tmp_pat
     assert set(manifest.table_versions) == {"chunks", "questions"}
     assert manifest.config["questions"]["generator"] == "hf" and manifest.config["questions"]["n"] == 2
     db = lancedb.connect(str(kb / "lancedb"))
-    questions = db.open_table("questions").search().limit(100).to_list()
+    judged = db.open_table("questions").search().limit(100).to_list()
+    assert len(judged) > counts["questions_kept"]  # dropped candidates are on record too, with the reason
+    assert {q["dropped"] for q in judged if not q["kept"]} <= {
+        "not a question",
+        "copies the passage",
+        "duplicate",
+        "low score",
+        "beyond n",
+    }
+    questions = [q for q in judged if q["kept"]]
     chunk_ids = {row["id"] for row in db.open_table("chunks").search().select(["id"]).limit(100).to_list()}
     assert len(questions) == counts["questions_kept"]
     assert all(q["chunk_id"] in chunk_ids and q["score"] >= 0.35 and q["kb_version"] == 1 for q in questions)
@@ -110,3 +119,46 @@ def test_a_generator_that_cannot_run_refuses_the_ingest(tmp_path, cli):
     assert result.exit_code == 2
     assert "question generator 'openai' cannot run: [questions] base_url is not set" in result.output
     assert not (tmp_path / "kb" / "versions").exists() or not any((tmp_path / "kb" / "versions").iterdir())
+
+
+@pytest.mark.slow
+def test_changed_file_keeps_the_questions_of_its_unchanged_chunks(tmp_path):
+    """The cache key is the chunk id (file path + text) and the generator: when a report grows by a
+    page, only the new chunks are sent to the generator."""
+    import lancedb
+
+    from kbbuild import ingest
+
+    from .conftest import quiet_settings
+    from .pdfmaker import running_furniture_pdf
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    settings = quiet_settings(max_tokens=24, min_tokens=0)
+    settings.questions.generator = "hf"
+    settings.questions.n = 2
+    running_furniture_pdf(docs / "report.pdf", pages=3)
+
+    def chunk_ids() -> set[str]:
+        db = lancedb.connect(str(tmp_path / "kb" / "lancedb"))  # only once the KB exists
+        return {r["id"] for r in db.open_table("chunks").search().select(["id"]).limit(500).to_list()}
+
+    first = ingest(docs, tmp_path / "kb", settings)
+    before = chunk_ids()
+    assert first.counts.questions_generated > 0 and first.counts.questions_reused == 0
+    running_furniture_pdf(docs / "report.pdf", pages=4)  # same three pages, one more
+    second = ingest(docs, tmp_path / "kb", settings)
+    assert second.files[0].status.value == "ingested"
+    same = before & chunk_ids()
+    assert len(same) >= 3 and second.counts.questions_reused == len(same)
+    per_chunk = second.counts.questions_generated / max(len(chunk_ids() - same), 1)
+    assert per_chunk == settings.questions.candidates  # only the new chunks were asked
+    stored = (
+        lancedb.connect(str(tmp_path / "kb" / "lancedb"))
+        .open_table("questions")
+        .search()
+        .select(["chunk_id", "kb_version"])
+        .limit(500)
+        .to_list()
+    )
+    assert stored and all(r["chunk_id"] in chunk_ids() and r["kb_version"] == 2 for r in stored)

@@ -64,8 +64,9 @@ def ingest_summary(report: IngestReport) -> str:
             [
                 f"  questions {c.questions_generated} generated, {c.questions_kept} kept after filtering"
                 + (f", {c.question_failures} chunks failed" if c.question_failures else "")
+                + (f"; {c.questions_reused} chunks kept their questions" if c.questions_reused else "")
             ]
-            if c.questions_generated or c.question_failures
+            if c.questions_generated or c.question_failures or c.questions_reused
             else []
         ),
         f"  time    {report.seconds:.1f} s ("

@@ -47,7 +47,11 @@ class FaqExporter(Exporter):
             raise KBError(f"KB version {manifest.kb_version} has no synthetic questions (ingest with --questions N)")
         questions = kb.connect().open_table(QUESTIONS_TABLE)
         questions.checkout(manifest.table_versions[QUESTIONS_TABLE])
-        asked = questions.to_arrow().select(["id", "chunk_id", "text", "score", "generator"]).to_pylist()
+        asked = [
+            row
+            for row in questions.to_arrow().select(["id", "chunk_id", "text", "score", "kept", "generator"]).to_pylist()
+            if row["kept"]
+        ]
         chunks = {
             row["id"]: row for row in kb.chunks_table(manifest).to_arrow().select(["id", *COLUMNS[1:]]).to_pylist()
         }

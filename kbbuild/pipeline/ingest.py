@@ -21,7 +21,7 @@ from tqdm import tqdm
 from kbbuild.clean.dedup import DuplicateIndex
 from kbbuild.clean.furniture import furniture_lines
 from kbbuild.config import Settings
-from kbbuild.enrich.questions.select import AskedQuestions, question_rows, select_questions
+from kbbuild.enrich.questions.select import AskedQuestions, CachedQuestion, question_rows, reuse, select_questions
 from kbbuild.errors import ConfigError, ExitCode, InputError, KbbuildError
 from kbbuild.pipeline.discover import Discovery, discover
 from kbbuild.plugins import Registry, kbbuild_version, make_plugin_manager
@@ -39,7 +39,7 @@ from kbbuild.records import (
     file_record,
 )
 from kbbuild.store.kb import KB
-from kbbuild.store.schema import to_rows
+from kbbuild.store.schema import QUESTIONS_TABLE, to_rows
 from kbbuild.store.writer import KBWriter
 
 
@@ -71,6 +71,7 @@ class _Run:
         self.dedup: DuplicateIndex | None = None
         self.questioner: Questioner | None = None
         self.question_label = ""
+        self.question_cache: dict[str, list[CachedQuestion]] = {}
 
     def start_questions(self) -> None:
         """Load the configured question generator, or refuse the run with the reason it cannot."""
@@ -133,7 +134,9 @@ class _Run:
                 vectors = embedder.embed_documents(texts) if texts else []
                 lengths = embedder.count_tokens(texts) if texts else []
                 # Questions are matched against questions: both sides embedded as queries.
-                question_vectors = embedder.embed_queries([q.text for q in asked.kept]) if asked.kept else []
+                fresh = [q.text for q in asked.judged if q.vector is None]
+                fresh_vectors = iter(embedder.embed_queries(fresh) if fresh else [])
+                question_vectors = [q.vector if q.vector is not None else next(fresh_vectors) for q in asked.judged]
         except InputError as error:
             self._forget(chunks_indexed)
             return self._failure(source, parser.name, str(error))
@@ -148,8 +151,8 @@ class _Run:
         # Past this point an error is the KB's, not the file's: it aborts the run before any commit.
         with self.timer.stage("store"):
             writer.add(to_rows(chunks, vectors, parser.name, writer.version))
-            if asked.kept:
-                writer.add_questions(question_rows(asked.kept, question_vectors, asked.generator, writer.version))
+            if asked.judged:
+                writer.add_questions(question_rows(asked.judged, question_vectors, asked.generator, writer.version))
         warnings = list(document.warnings)
         limit = embedder.info.max_length
         truncated = sum(n > limit for n in lengths or ())
@@ -177,8 +180,9 @@ class _Run:
             furniture=furniture_lines(document),
             duplicates=links,
             questions_generated=asked.generated,
-            questions_kept=len(asked.kept),
+            questions_kept=asked.kept,
             question_failures=asked.failures,
+            questions_reused=asked.reused,
         )
 
     def _ask(self, chunks: list[Chunk], embedder: Embedder) -> AskedQuestions:
@@ -186,11 +190,29 @@ class _Run:
         if self.questioner is None or not chunks:
             return AskedQuestions(self.question_label)
         options = self.settings.questions
+        cached = [c for c in chunks if c.id in self.question_cache]
+        todo = [c for c in chunks if c.id not in self.question_cache]
         before = self.questioner.failures
-        raw = self.questioner.questions([c.text for c in chunks], options.candidates)
-        return select_questions(
-            chunks, raw, embedder, options.n, options.min_score, self.question_label, self.questioner.failures - before
-        )
+        raw = self.questioner.questions([c.text for c in todo], options.candidates) if todo else []
+        failures = self.questioner.failures - before
+        asked = select_questions(todo, raw, embedder, options.n, options.min_score, self.question_label, failures)
+        for chunk in cached:
+            asked.judged.extend(reuse(chunk, self.question_cache[chunk.id]))
+        asked.reused = len(cached)
+        return asked
+
+    def load_question_cache(self, kb: KB, previous: Manifest, sources: set[str]) -> None:
+        """Questions of the previous version for the files processed again: a chunk whose text did
+        not change keeps its id, and then its questions, without asking the generator again."""
+        if self.questioner is None or QUESTIONS_TABLE not in previous.table_versions or not sources:
+            return
+        table = kb.connect().open_table(QUESTIONS_TABLE)
+        table.checkout(previous.table_versions[QUESTIONS_TABLE])
+        rows = table.search().select(["chunk_id", "source", "text", "score", "dropped", "generator", "vector"])
+        for row in rows.limit(table.count_rows()).to_list():
+            if row["source"] in sources and row["generator"] == self.question_label:
+                cached = CachedQuestion(row["text"], float(row["score"]), row["dropped"], tuple(row["vector"]))
+                self.question_cache.setdefault(row["chunk_id"], []).append(cached)
 
     def _drop_duplicates(self, chunks: list[Chunk], indexed: list[str]) -> tuple[list[Chunk], list[DuplicateLink]]:
         """Chunks whose text is already stored (by an earlier file, version or chunk) become links."""
@@ -323,6 +345,7 @@ def _counts(found: Discovery, records: list[FileRecord], writer: KBWriter | None
         questions_generated=sum(r.questions_generated for r in processed),
         questions_kept=sum(r.questions_kept for r in processed),
         question_failures=sum(r.question_failures for r in processed),
+        questions_reused=sum(r.questions_reused for r in processed),
     )
 
 
@@ -380,6 +403,8 @@ def ingest(
 
         if plan.todo:
             run.start_questions()
+            if previous is not None and not plan.rebuild:
+                run.load_question_cache(kb, previous, {s.relpath for s in plan.todo})
             run.start_dedup(kb, previous if not plan.rebuild else None, {r.relpath for r in plan.unchanged})
         embedding = run.embedder.info if plan.todo else previous.embedding
         writer = KBWriter(kb, previous, embedding, plan.rebuild)

@@ -220,6 +220,7 @@ class KB:
         hits = (
             questions.search(vector.tolist(), vector_column_name="vector")
             .metric("cosine")
+            .where("kept", prefilter=True)
             .select(["chunk_id", "text", "_distance"])
             .limit(k * 3)
             .to_list()

@@ -42,6 +42,8 @@ def questions_schema(dim: int) -> pa.Schema:
             pa.field("source", pa.string(), nullable=False),
             pa.field("text", pa.string(), nullable=False),
             pa.field("score", pa.float32(), nullable=False),
+            pa.field("kept", pa.bool_(), nullable=False),
+            pa.field("dropped", pa.string(), nullable=False),
             pa.field("generator", pa.string(), nullable=False),
             pa.field("kb_version", pa.int32(), nullable=False),
             pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),

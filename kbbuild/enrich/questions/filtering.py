@@ -61,20 +61,37 @@ def copies_passage(question: str, passage: str) -> bool:
     return sum(gram in body for gram in grams) >= COPY_OVERLAP * len(grams)
 
 
+@dataclass(frozen=True)
+class JudgedQuestion:
+    """A candidate with its score and, when it is dropped, why: every candidate is kept on record
+    (the ``questions`` table), so the filter can be audited and a re-ingest need not ask again."""
+
+    text: str
+    score: float
+    dropped: str = ""  # "" = kept; else "not a question", "copies the passage", "duplicate", ...
+
+    @property
+    def kept(self) -> bool:
+        return not self.dropped
+
+
+def _cheap_verdict(text: str, passage: str, seen: list[set[str]]) -> str:
+    if not looks_like_question(text):
+        return "not a question"
+    if copies_passage(text, passage):
+        return "copies the passage"
+    grams = _grams(_norm(text), 3)
+    if any(len(grams & other) >= NEAR_SAME * len(grams | other) for other in seen):
+        return "duplicate"
+    seen.append(grams)
+    return ""
+
+
 def clean_candidates(passage: str, candidates: Sequence[str]) -> list[str]:
     """Questions that survive the cheap tests (form, copy, duplicates), in their order."""
-    kept: list[str] = []
     seen: list[set[str]] = []
-    for candidate in candidates:
-        text = " ".join(candidate.strip().strip("\"'").split())
-        if not text or not looks_like_question(text) or copies_passage(text, passage):
-            continue
-        grams = _grams(_norm(text), 3)
-        if any(len(grams & other) >= NEAR_SAME * len(grams | other) for other in seen):
-            continue
-        seen.append(grams)
-        kept.append(text)
-    return kept
+    texts = [" ".join(c.strip().strip("\"'").split()) for c in candidates]
+    return [t for t in texts if t and not _cheap_verdict(t, passage, seen)]
 
 
 def score_questions(embedder: Embedder, passage: str, questions: Sequence[str]) -> list[float]:
@@ -88,9 +105,24 @@ def score_questions(embedder: Embedder, passage: str, questions: Sequence[str]) 
     return [round(float(value), 4) for value in asked @ chunk]
 
 
+def judge_questions(
+    embedder: Embedder, passage: str, candidates: Sequence[str], min_score: float, n: int
+) -> list[JudgedQuestion]:
+    """Every non-empty candidate, scored; the best ``n`` that pass every test are kept."""
+    texts = list(dict.fromkeys(" ".join(c.strip().strip("\"'").split()) for c in candidates if c.strip()))
+    texts = [t for t in texts if t]
+    seen: list[set[str]] = []
+    verdicts = [_cheap_verdict(t, passage, seen) for t in texts]
+    scores = score_questions(embedder, passage, texts)
+    verdicts = [v or ("low score" if s < min_score else "") for v, s in zip(verdicts, scores, strict=True)]
+    ranked = sorted((i for i, v in enumerate(verdicts) if not v), key=lambda i: -scores[i])
+    for i in ranked[n:]:
+        verdicts[i] = "beyond n"
+    return [JudgedQuestion(t, s, v) for t, s, v in zip(texts, scores, verdicts, strict=True)]
+
+
 def filter_questions(
-    embedder: Embedder, passage: str, candidates: Sequence[str], min_score: float
+    embedder: Embedder, passage: str, candidates: Sequence[str], min_score: float, n: int = 1000
 ) -> list[ScoredQuestion]:
-    questions = clean_candidates(passage, candidates)
-    scores = score_questions(embedder, passage, questions)
-    return [ScoredQuestion(q, s) for q, s in zip(questions, scores, strict=True) if s >= min_score]
+    judged = judge_questions(embedder, passage, candidates, min_score, n)
+    return [ScoredQuestion(q.text, q.score) for q in judged if q.kept]

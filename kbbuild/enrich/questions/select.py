@@ -1,5 +1,6 @@
-"""From raw candidates to stored questions: filter each chunk's candidates (Doc2Query--), keep the
-best ``n`` by score, and turn them into ``questions`` table rows."""
+"""From raw candidates to ``questions`` table rows: every candidate of a chunk is judged (Doc2Query--
+filter, best ``n`` kept) and stored with its verdict, so that the filter can be audited and a chunk
+whose text did not change is never sent to the generator again, even when nothing of it was kept."""
 
 from __future__ import annotations
 
@@ -7,24 +8,43 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from kbbuild.enrich.questions.filtering import filter_questions
+from kbbuild.enrich.questions.filtering import judge_questions
 from kbbuild.providers import Embedder
 from kbbuild.records import Chunk, QuestionRow
 
 
 @dataclass(frozen=True)
-class KeptQuestion:
+class StoredQuestion:
     chunk: Chunk
     text: str
     score: float
+    dropped: str  # "" = kept
+    vector: tuple[float, ...] | None = None  # known when reused from the previous version
+
+    @property
+    def kept(self) -> bool:
+        return not self.dropped
+
+
+@dataclass(frozen=True)
+class CachedQuestion:
+    text: str
+    score: float
+    dropped: str
+    vector: tuple[float, ...]
 
 
 @dataclass
 class AskedQuestions:
     generator: str
-    kept: list[KeptQuestion] = field(default_factory=list)
+    judged: list[StoredQuestion] = field(default_factory=list)
     generated: int = 0
     failures: int = 0
+    reused: int = 0
+
+    @property
+    def kept(self) -> int:
+        return sum(q.kept for q in self.judged)
 
 
 def select_questions(
@@ -38,17 +58,20 @@ def select_questions(
 ) -> AskedQuestions:
     asked = AskedQuestions(generator, generated=sum(len(r) for r in raw), failures=failures)
     for chunk, candidates in zip(chunks, raw, strict=True):
-        scored = filter_questions(embedder, chunk.text, candidates, min_score)
-        best = sorted(scored, key=lambda q: -q.score)[:n]
-        asked.kept.extend(KeptQuestion(chunk, q.text, q.score) for q in best)
+        for q in judge_questions(embedder, chunk.text, candidates, min_score, n):
+            asked.judged.append(StoredQuestion(chunk, q.text, q.score, q.dropped))
     return asked
+
+
+def reuse(chunk: Chunk, cached: Sequence[CachedQuestion]) -> list[StoredQuestion]:
+    return [StoredQuestion(chunk, q.text, q.score, q.dropped, q.vector) for q in cached]
 
 
 def question_id(chunk_id: str, text: str) -> str:
     return hashlib.sha256(f"{chunk_id}\x00{text}".encode()).hexdigest()[:32]
 
 
-def question_rows(kept: Sequence[KeptQuestion], vectors, generator: str, kb_version: int) -> list[QuestionRow]:
+def question_rows(judged: Sequence[StoredQuestion], vectors, generator: str, kb_version: int) -> list[QuestionRow]:
     return [
         QuestionRow(
             id=question_id(q.chunk.id, q.text),
@@ -56,9 +79,11 @@ def question_rows(kept: Sequence[KeptQuestion], vectors, generator: str, kb_vers
             source=q.chunk.source,
             text=q.text,
             score=q.score,
+            kept=q.kept,
+            dropped=q.dropped,
             generator=generator,
             kb_version=kb_version,
             vector=[float(v) for v in vector],
         )
-        for q, vector in zip(kept, vectors, strict=True)
+        for q, vector in zip(judged, vectors, strict=True)
     ]
