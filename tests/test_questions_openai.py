@@ -118,3 +118,27 @@ def test_replies_must_be_exactly_a_questions_object():
     for bad in ('["A?"]', '{"questions": "A?"}', '{"questions": ["A?"], "extra": 1}', "A? B?"):
         with pytest.raises(ValueError):
             parse_reply(bad)
+
+
+def test_ingest_with_an_openai_compatible_endpoint(endpoint, tmp_path, cli):
+    """The whole path through the CLI: config names the endpoint, questions are stored and searched."""
+    import shutil
+
+    import lancedb
+
+    from .conftest import SAMPLES
+
+    url, script = endpoint
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SAMPLES / "harbor_q3_2026_results.pdf", docs)
+    config = tmp_path / "kbbuild.toml"
+    config.write_text(f'[questions]\ngenerator = "openai"\nbase_url = "{url}"\nmodel = "scripted"\nmin_score = -1\n')
+    result = cli("ingest", docs, "--kb", tmp_path / "kb", "--config", config, "--json")
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.output)["counts"]
+    chunks = counts["chunks_total"]
+    assert counts["questions_generated"] == 2 * chunks and counts["question_failures"] == 0
+    assert len(script.calls) == chunks  # one request per chunk
+    rows = lancedb.connect(str(tmp_path / "kb" / "lancedb")).open_table("questions").search().limit(100).to_list()
+    assert {r["generator"] for r in rows} == {"openai:scripted"} and any(r["kept"] for r in rows)
