@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kbbuild.config import Settings
-from kbbuild.enrich.questions.filtering import clean_candidates, filter_questions, looks_like_question
+from kbbuild.enrich.questions.filtering import filter_questions, looks_like_question
 from kbbuild.enrich.questions.hf import language, load_generator
 from kbbuild.plugins import Registry, make_plugin_manager
 
@@ -47,12 +47,12 @@ def test_filter_drops_off_topic_copied_duplicate_and_non_questions(embedder):
     assert kept[0].score > 0.5
 
 
-def test_question_form_and_language_rules():
+def test_question_form_and_language_rules(embedder):
     assert looks_like_question("出差结束后多少天内必须提交报销申请？")
     assert not looks_like_question("上次的出差比时时间更快。么！福版航")  # garbled, no question mark
     assert not looks_like_question("What is this\ufffd?")
     assert language("员工出差优先乘坐高铁") == "zh" and language(PASSAGE) == "en"
-    assert clean_candidates(PASSAGE, ["", "  ", "Why?"]) == []
+    assert filter_questions(embedder, PASSAGE, ["", "  ", "Why?"], min_score=-1) == []
 
 
 @pytest.mark.slow

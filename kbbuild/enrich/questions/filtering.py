@@ -87,13 +87,6 @@ def _cheap_verdict(text: str, passage: str, seen: list[set[str]]) -> str:
     return ""
 
 
-def clean_candidates(passage: str, candidates: Sequence[str]) -> list[str]:
-    """Questions that survive the cheap tests (form, copy, duplicates), in their order."""
-    seen: list[set[str]] = []
-    texts = [" ".join(c.strip().strip("\"'").split()) for c in candidates]
-    return [t for t in texts if t and not _cheap_verdict(t, passage, seen)]
-
-
 def score_questions(embedder: Embedder, passage: str, questions: Sequence[str]) -> list[float]:
     """Cosine of each question (as a query) with the passage (as a document), in the KB's model."""
     if not questions:
