@@ -25,7 +25,7 @@ class _Script:
 def _server(script: _Script):
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args) -> None:  # keep pytest output clean
-            pass
+            return
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -54,7 +54,7 @@ def _server(script: _Script):
                 )
                 self._send(200, _completion(content))
             except BrokenPipeError:  # the client timed out and left
-                pass
+                return
             finally:
                 with script.lock:
                     script.active -= counted
