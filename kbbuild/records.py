@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from enum import Enum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -401,6 +402,27 @@ class AlsoIn(_Record):
     source: str
     pages: list[int]
     near: bool
+
+
+class FileChange(_Record):
+    relpath: str
+    change: Literal["added", "changed", "removed"]
+    chunks_before: int
+    chunks_after: int
+
+
+class VersionDiff(_Record):
+    """What changed between two KB versions, file by file (from their manifests)."""
+
+    old: int
+    new: int
+    files: list[FileChange]
+    added: int
+    changed: int
+    removed: int
+    unchanged: int
+    chunks_before: int
+    chunks_after: int
 
 
 class SearchHit(_Record):

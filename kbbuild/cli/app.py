@@ -174,7 +174,9 @@ def query(
     question: Annotated[str, typer.Argument(help="What to search for (a question or keywords).")],
     kb: KbOption = Path("kb"),
     k: Annotated[int | None, typer.Option("-k", "--top-k", help="Number of hits (default 5).")] = None,
-    version: Annotated[int | None, typer.Option("--version", help="KB version to search; default: latest.")] = None,
+    version: Annotated[
+        str | None, typer.Option("--version", help="KB version (number or tag) to search; default: latest.")
+    ] = None,
     embed_model: Annotated[
         str | None,
         typer.Option(help="Only as a check: refuse unless the KB was built with this model."),
@@ -188,7 +190,10 @@ def query(
     from kbbuild.store.kb import KB
 
     settings = _settings(config, {"query.k": k, "ingest.progress": False})
-    hits = KB.open(kb).query(question, k=settings.query.k, version=version, embed_model=embed_model, settings=settings)
+    store = KB.open(kb)
+    hits = store.query(
+        question, k=settings.query.k, version=store.resolve(version), embed_model=embed_model, settings=settings
+    )
     if as_json:
         typer.echo(json.dumps([hit.model_dump(mode="json") for hit in hits], ensure_ascii=False, indent=2))
     else:
@@ -207,7 +212,40 @@ def versions(kb: KbOption = Path("kb"), as_json: JsonOption = False) -> None:
     if as_json:
         typer.echo(json.dumps([m.model_dump(mode="json") for m in manifests], ensure_ascii=False, indent=2))
     else:
-        typer.echo(versions_text(manifests) if manifests else "no versions yet")
+        typer.echo(versions_text(manifests, store.tags()) if manifests else "no versions yet")
+
+
+@app.command()
+@_friendly
+def tag(
+    version: Annotated[str, typer.Argument(help="KB version: number or an existing tag.")],
+    name: Annotated[str, typer.Argument(help="Tag name, e.g. release-2026-11.")],
+    kb: KbOption = Path("kb"),
+    move: Annotated[bool, typer.Option("--move", help="Move the tag if it already names another version.")] = False,
+) -> None:
+    """Name a KB version, for `query --version NAME` and for Lance tools (table tags)."""
+    from kbbuild.store.kb import KB
+
+    number = KB.open(kb).tag(version, name, move=move)
+    typer.echo(f"tagged KB version {number} as '{name}'")
+
+
+@app.command()
+@_friendly
+def diff(
+    old: Annotated[str, typer.Argument(help="KB version (number or tag).")],
+    new: Annotated[str, typer.Argument(help="KB version (number or tag).")],
+    kb: KbOption = Path("kb"),
+    as_json: JsonOption = False,
+) -> None:
+    """Which files were added, changed or removed between two KB versions, and their chunk counts."""
+    from kbbuild.cli.render import diff_text
+    from kbbuild.store.diff import diff_versions
+    from kbbuild.store.kb import KB
+
+    store = KB.open(kb)
+    result = diff_versions(store.manifest(store.resolve(old)), store.manifest(store.resolve(new)))
+    typer.echo(result.model_dump_json(indent=2) if as_json else diff_text(result))
 
 
 @app.command()
@@ -216,11 +254,14 @@ def export(
     out: Annotated[Path, typer.Argument(help="File to write.")],
     kb: KbOption = Path("kb"),
     fmt: Annotated[str, typer.Option("--format", "-f", help="Export format (see `kbbuild plugins`).")] = "jsonl",
-    version: Annotated[int | None, typer.Option("--version", help="KB version; default: latest.")] = None,
+    version: Annotated[
+        str | None, typer.Option("--version", help="KB version (number or tag); default: latest.")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Write a KB version's chunks to a file for other tools."""
     from kbbuild.plugins import Registry, make_plugin_manager
+    from kbbuild.store.kb import KB
 
     settings = _settings(config, {})
     registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
@@ -228,7 +269,7 @@ def export(
     if exporter is None:
         formats = ", ".join(sorted(e.format for e in registry.exporters))
         raise ConfigError(f"unknown export format '{fmt}' (available: {formats})")
-    count = exporter.export(kb, version, out)
+    count = exporter.export(kb, KB.open(kb).resolve(version), out)
     typer.echo(f"wrote {count} records to {out}")
 
 

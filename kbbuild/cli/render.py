@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import PurePosixPath
 
 from kbbuild.errors import ExitCode
-from kbbuild.records import CleaningCounts, FileStatus, IngestReport, Manifest, SearchHit
+from kbbuild.records import CleaningCounts, FileStatus, IngestReport, Manifest, SearchHit, VersionDiff
 
 EXIT_MEANINGS = {
     ExitCode.OK: "ok",
@@ -109,12 +109,32 @@ def hits_text(hits: list[SearchHit], width: int = 100, max_chars: int | None = 6
     return "\n\n".join(blocks)
 
 
-def versions_text(manifests: list[Manifest]) -> str:
-    lines = [f"{'version':>7}  {'created (UTC)':19}  {'files':>5}  {'+new':>4}  {'failed':>6}  {'chunks':>6}  model"]
+def versions_text(manifests: list[Manifest], tags: dict[str, int] | None = None) -> str:
+    names: dict[int, list[str]] = {}
+    for name, version in sorted((tags or {}).items()):
+        names.setdefault(version, []).append(name)
+    lines = [
+        f"{'version':>7}  {'created (UTC)':19}  {'files':>5}  {'+new':>4}  {'removed':>7}  {'failed':>6}  "
+        f"{'chunks':>6}  model  tags"
+    ]
     for m in manifests:
         c = m.counts
         lines.append(
             f"{m.kb_version:>7}  {m.created_at:%Y-%m-%d %H:%M:%S}  {c.files_seen:>5}  {c.files_ingested:>4}  "
-            f"{c.files_failed:>6}  {c.chunks_total:>6}  {m.embedding.name}"
+            f"{c.files_removed:>7}  {c.files_failed:>6}  {c.chunks_total:>6}  {m.embedding.name}  "
+            + ", ".join(names.get(m.kb_version, []))
         )
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def diff_text(result: VersionDiff) -> str:
+    marks = {"added": "+", "removed": "-", "changed": "~"}
+    lines = [f"KB version {result.old} -> {result.new}"]
+    for change in result.files:
+        detail = f"{change.chunks_before} -> {change.chunks_after} chunks"
+        lines.append(f"  {marks[change.change]} {change.relpath}  ({detail})")
+    lines.append(
+        f"{result.added} added, {result.changed} changed, {result.removed} removed, {result.unchanged} unchanged; "
+        f"chunks {result.chunks_before} -> {result.chunks_after}"
+    )
     return "\n".join(lines)

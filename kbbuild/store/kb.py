@@ -27,6 +27,7 @@ from kbbuild.errors import KBError
 from kbbuild.records import AlsoIn, Manifest, SearchHit
 from kbbuild.store.manifest import list_versions, read_manifest
 from kbbuild.store.schema import CHUNKS_TABLE, QUESTIONS_TABLE
+from kbbuild.store.tags import check_name, read_tags, write_tags
 
 if TYPE_CHECKING:
     from kbbuild.config import Settings
@@ -81,6 +82,41 @@ class KB:
         if version not in versions:
             raise KBError(f"KB version {version} does not exist (versions: {_span(versions)})")
         return read_manifest(self.path, version)
+
+    def resolve(self, ref: str | int | None) -> int | None:
+        """A version number, a tag name, or None (latest) -> a version number (None = latest)."""
+        if ref is None or isinstance(ref, int):
+            return ref
+        if ref.isdigit():
+            return int(ref)
+        tags = read_tags(self.path)
+        if ref not in tags:
+            known = ", ".join(sorted(tags)) or "none"
+            raise KBError(f"no KB version is tagged '{ref}' (tags: {known})")
+        return tags[ref]
+
+    def tags(self) -> dict[str, int]:
+        return read_tags(self.path)
+
+    def tag(self, ref: str | int, name: str, move: bool = False) -> int:
+        """Name a version. Moving an existing name needs ``move``: a tag is a promise to readers."""
+        check_name(name)
+        with self.write_lock():
+            version = self.manifest(self.resolve(ref)).kb_version
+            tags = read_tags(self.path)
+            if name in tags and tags[name] != version and not move:
+                raise KBError(f"tag '{name}' already names version {tags[name]} (use --move to move it)")
+            manifest = self.manifest(version)
+            db = self.connect()
+            for table_name, table_version in manifest.table_versions.items():
+                table = db.open_table(table_name)
+                if name in table.tags.list():
+                    table.tags.update(name, table_version)
+                else:
+                    table.tags.create(name, table_version)
+            tags[name] = version
+            write_tags(self.path, tags)
+        return version
 
     def latest_manifest(self) -> Manifest | None:
         versions = self.versions()

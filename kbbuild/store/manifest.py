@@ -20,15 +20,14 @@ def _path(kb: Path, version: int) -> Path:
     return kb / VERSIONS_DIR / f"{version:08d}.json"
 
 
-def write_manifest(kb: Path, manifest: Manifest) -> Path:
-    target = _path(kb, manifest.kb_version)
+def atomic_write_text(target: Path, text: str) -> None:
+    """Temp file in the same folder, fsync, rename, fsync the folder: readers see the old file or the
+    new one, never half of it, even across a crash."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        raise FileExistsError(f"KB version {manifest.kb_version} already exists: {target}")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".manifest-", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(manifest.model_dump_json(indent=2))
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, target)
@@ -40,6 +39,13 @@ def write_manifest(kb: Path, manifest: Manifest) -> Path:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def write_manifest(kb: Path, manifest: Manifest) -> Path:
+    target = _path(kb, manifest.kb_version)
+    if target.exists():
+        raise FileExistsError(f"KB version {manifest.kb_version} already exists: {target}")
+    atomic_write_text(target, manifest.model_dump_json(indent=2))
     return target
 
 
