@@ -13,7 +13,17 @@ from pathlib import Path
 from pydantic import BaseModel, TypeAdapter
 
 from kbbuild.config import Settings
-from kbbuild.records import Chunk, ChunkRow, Document, Element, IngestReport, Manifest, QuestionRow, SearchHit
+from kbbuild.records import (
+    Chunk,
+    ChunkRow,
+    Document,
+    Element,
+    IngestReport,
+    Manifest,
+    QuestionRow,
+    SearchHit,
+    VersionDiff,
+)
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -24,6 +34,7 @@ _MODELS: dict[str, tuple[object, str]] = {
     "chunk": (Chunk, "A chunk before embedding (records.Chunk)."),
     "kb-row": (ChunkRow, "A row of the LanceDB 'chunks' table; 'vector' is a fixed-size float32 list."),
     "question-row": (QuestionRow, "A row of the LanceDB 'questions' table (synthetic questions of a chunk)."),
+    "version-diff": (VersionDiff, "Output of `kbbuild diff A B --json`: files added, changed, removed."),
     "manifest": (Manifest, "KB version manifest: KB/versions/NNNNNNNN.json."),
     "ingest-report": (IngestReport, "Output of `kbbuild ingest --json`."),
     "query-results": (list[SearchHit], "Output of `kbbuild query --json`: hits, best first."),
