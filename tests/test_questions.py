@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kbbuild.config import Settings
-from kbbuild.enrich.questions.filtering import filter_questions, looks_like_question
+from kbbuild.enrich.questions.filtering import judge_questions, looks_like_question
 from kbbuild.enrich.questions.hf import language, load_generator
 from kbbuild.plugins import Registry, make_plugin_manager
 
@@ -28,7 +28,7 @@ def test_packaged_model_asks_questions_the_filter_keeps(embedder):
     raw = generator.questions(PASSAGE, 4)
     assert len(raw) == 4
     assert generator.questions(PASSAGE, 4) == raw  # seeded from the chunk: reproducible versions
-    kept = filter_questions(embedder, PASSAGE, raw, min_score=0.5)
+    kept = [q for q in judge_questions(embedder, PASSAGE, raw, min_score=0.5, n=4) if q.kept]
     assert kept, raw
     assert all(q.text.endswith("?") and 0.5 <= q.score <= 1 for q in kept)
     assert any("sensor" in q.text.lower() or "recalibrat" in q.text.lower() for q in kept)
@@ -42,9 +42,15 @@ def test_filter_drops_off_topic_copied_duplicate_and_non_questions(embedder):
         "The NW-300 pressure sensor must be recalibrated every 90 days?",  # copies the passage
         "Use the calibration kit CK-2",  # not a question
     ]
-    kept = filter_questions(embedder, PASSAGE, candidates, min_score=0.3)
-    assert [q.text for q in kept] == ["How often must the NW-300 pressure sensor be recalibrated?"]
-    assert kept[0].score > 0.5
+    judged = judge_questions(embedder, PASSAGE, candidates, min_score=0.3, n=3)
+    assert [(q.text, q.dropped) for q in judged] == [
+        ("How often must the NW-300 pressure sensor be recalibrated?", ""),
+        ("How often must the NW-300 pressure sensor be recalibrated ?", "duplicate"),
+        ("What is the capital of France?", "low score"),
+        ("The NW-300 pressure sensor must be recalibrated every 90 days?", "copies the passage"),
+        ("Use the calibration kit CK-2", "not a question"),
+    ]
+    assert judged[0].score > 0.5
 
 
 def test_question_form_and_language_rules(embedder):
@@ -52,7 +58,7 @@ def test_question_form_and_language_rules(embedder):
     assert not looks_like_question("上次的出差比时时间更快。么！福版航")  # garbled, no question mark
     assert not looks_like_question("What is this\ufffd?")
     assert language("员工出差优先乘坐高铁") == "zh" and language(PASSAGE) == "en"
-    assert filter_questions(embedder, PASSAGE, ["", "  ", "Why?"], min_score=-1) == []
+    assert [q.kept for q in judge_questions(embedder, PASSAGE, ["", "  ", "Why?"], min_score=-1, n=3)] == [False]
 
 
 @pytest.mark.slow

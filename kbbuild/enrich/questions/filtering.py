@@ -30,12 +30,6 @@ COPY_OVERLAP = 0.9  # share of a question's character 4-grams found in the chunk
 NEAR_SAME = 0.8  # 3-gram Jaccard at which two questions count as one
 
 
-@dataclass(frozen=True)
-class ScoredQuestion:
-    text: str
-    score: float
-
-
 def _norm(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
@@ -112,10 +106,3 @@ def judge_questions(
     for i in ranked[n:]:
         verdicts[i] = "beyond n"
     return [JudgedQuestion(t, s, v) for t, s, v in zip(texts, scores, verdicts, strict=True)]
-
-
-def filter_questions(
-    embedder: Embedder, passage: str, candidates: Sequence[str], min_score: float, n: int = 1000
-) -> list[ScoredQuestion]:
-    judged = judge_questions(embedder, passage, candidates, min_score, n)
-    return [ScoredQuestion(q.text, q.score) for q in judged if q.kept]
