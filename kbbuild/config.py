@@ -36,6 +36,12 @@ class IngestSettings(_Section):
     )
     max_file_mb: float = Field(default=500, gt=0, description="Files larger than this are reported and skipped.")
     progress: bool = Field(default=True, description="Show tqdm progress bars on stderr.")
+    write_batch_rows: int = Field(
+        default=2000,
+        ge=1,
+        description="Rows buffered before each LanceDB append: larger batches make fewer, larger fragments; "
+        "smaller ones hold less in memory. Does not change the result.",
+    )
 
 
 class ParseSettings(_Section):

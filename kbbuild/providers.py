@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from kbbuild.config import OcrSettings, Settings
     from kbbuild.plugins import Registry
+    from kbbuild.store.kb import KB
 
 
 class Provider(ABC):
@@ -156,8 +157,9 @@ class Exporter(Provider):
     format: ClassVar[str]
 
     @abstractmethod
-    def export(self, kb_path: Path, version: int | None, out: Path) -> int:
-        """Write the version (None = current) to ``out``; return the number of records written."""
+    def export(self, kb: KB, version: int | None, out: Path) -> int:
+        """Write the version (None = current) of the KB collection ``kb`` to ``out``; return the number
+        of records written."""
 
 
 class _ModelProvider(Provider):

@@ -394,6 +394,41 @@ class Manifest(_Record):
     counts: VersionCounts
     timings: dict[str, float] = Field(description="Seconds per stage.")
     notes: list[str] = Field(default_factory=list)
+    operation: Literal["ingest", "rollback", "gc"] = Field(
+        default="ingest",
+        description="What made the version: an ingest; a rollback (the content of `restored_from` made current "
+        "again); gc (the parent's content with its tables compacted).",
+    )
+    restored_from: int | None = Field(default=None, description="rollback: the KB version whose content this is.")
+    removed_versions: list[int] = Field(
+        default_factory=list, description="gc: the KB versions it deleted (their data is gone)."
+    )
+    collection: str = Field(default="default", description="The collection of the KB folder this version belongs to.")
+
+
+class GcReport(_Record):
+    """What ``kbbuild gc`` did."""
+
+    kept: list[int] = Field(description="KB versions left after gc.")
+    removed: list[int] = Field(description="KB versions deleted.")
+    tagged_kept: list[int] = Field(description="Versions kept only or also because a tag names them.")
+    new_version: int | None = Field(description="The version gc committed for the compacted tables, if any.")
+    compacted: dict[str, int] = Field(description="Table -> fragments merged by compaction.")
+    bytes_removed: int = Field(description="Bytes of table data and metadata Lance deleted.")
+
+
+class CollectionInfo(_Record):
+    """One collection of a KB folder, as ``kbbuild list`` shows it."""
+
+    name: str
+    path: str
+    versions: int
+    latest_version: int | None
+    updated_at: datetime | None
+    files: int
+    chunks: int
+    model: str | None
+    tags: list[str]
 
 
 class AlsoIn(_Record):

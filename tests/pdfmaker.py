@@ -197,3 +197,38 @@ def positioned_words_table_pdf(path: Path) -> Path:
     pdf.showPage()
     pdf.save()
     return path
+
+
+def notes_pdf(path: Path, number: int, sections: int = 4) -> Path:
+    """A short memo with ``sections`` headed sections of distinct made-up prose (seeded by
+    ``number``), so each file yields several chunks that no dedup rule merges."""
+    import random
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    words = "harbor valve ledger audit pump crane tariff quota cargo invoice berth pilot dredge manifest gauge"
+    words += " filter rotor tender permit hull ballast winch sensor turbine rail depot storage freight"
+    words = words.split()
+    rng = random.Random(number)
+    height = A4[1]
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    y = height - 72
+    pdf.setFont("Helvetica-Bold", 16)
+    pdf.drawString(72, y, f"Memo {number}: {rng.choice(words).title()} operations")
+    y -= 36
+    for section in range(1, sections + 1):
+        pdf.setFont("Helvetica-Bold", 13)
+        pdf.drawString(72, y, f"{section}. {rng.choice(words).title()} {rng.choice(words)}")
+        y -= 22
+        pdf.setFont("Helvetica", 11)
+        for _ in range(5):
+            line = " ".join(rng.choice(words) for _ in range(11)) + f" {rng.randint(10, 9999)}."
+            pdf.drawString(72, y, line.capitalize())
+            y -= 15
+        y -= 12
+        if y < 140:
+            pdf.showPage()
+            y = height - 72
+    pdf.save()
+    return path

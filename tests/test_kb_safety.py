@@ -41,7 +41,7 @@ def test_second_writer_is_refused_while_the_lock_is_held(one_doc_kb, cli):
     with KB.open(kb).write_lock():
         result = cli("ingest", docs, "--kb", kb, "--no-progress")
     assert result.exit_code == 4
-    assert "another ingest is writing" in result.output
+    assert "another kbbuild process is writing" in result.output
     assert KB.open(kb).versions() == [1]
     # The lock is gone with its holder: the next ingest works.
     assert cli("ingest", docs, "--kb", kb, "--no-progress").exit_code == 0

@@ -31,6 +31,13 @@ ConfigOption = Annotated[
     typer.Option("--config", "-c", help="Settings file; default: ./kbbuild.toml when it exists.", dir_okay=False),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of text.")]
+CollectionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--collection",
+        help="Named collection inside the KB folder (one KB per department, say); default: 'default'.",
+    ),
+]
 
 
 def _friendly(command):
@@ -76,6 +83,7 @@ def _settings(config: Path | None, overrides: dict[str, object]) -> Settings:
 def ingest(
     docs: Annotated[Path, typer.Argument(help="Folder (searched recursively) or single file to ingest.")],
     kb: KbOption = Path("kb"),
+    collection: CollectionOption = None,
     config: ConfigOption = None,
     embed_model: Annotated[
         str | None,
@@ -163,7 +171,7 @@ def ingest(
         settings.questions.n = max(questions, 1)
         settings.questions.generator = (settings.questions.generator or "hf") if questions > 0 else None
         settings.questions.candidates = max(settings.questions.candidates, settings.questions.n)
-    report = run_ingest(docs, kb, settings, full=full, debug=debug)
+    report = run_ingest(docs, kb, settings, full=full, debug=debug, collection=collection)
     typer.echo(report.model_dump_json(indent=2) if as_json else ingest_summary(report))
     raise typer.Exit(report.exit_code)
 
@@ -173,6 +181,7 @@ def ingest(
 def query(
     question: Annotated[str, typer.Argument(help="What to search for (a question or keywords).")],
     kb: KbOption = Path("kb"),
+    collection: CollectionOption = None,
     k: Annotated[int | None, typer.Option("-k", "--top-k", help="Number of hits (default 5).")] = None,
     version: Annotated[
         str | None, typer.Option("--version", help="KB version (number or tag) to search; default: latest.")
@@ -190,7 +199,7 @@ def query(
     from kbbuild.store.kb import KB
 
     settings = _settings(config, {"query.k": k, "ingest.progress": False})
-    store = KB.open(kb)
+    store = KB.open(kb, collection)
     hits = store.query(
         question, k=settings.query.k, version=store.resolve(version), embed_model=embed_model, settings=settings
     )
@@ -202,12 +211,12 @@ def query(
 
 @app.command()
 @_friendly
-def versions(kb: KbOption = Path("kb"), as_json: JsonOption = False) -> None:
-    """List the KB's versions: when, how many files and chunks, which model."""
+def versions(kb: KbOption = Path("kb"), collection: CollectionOption = None, as_json: JsonOption = False) -> None:
+    """List the KB's versions: when, what made them, files added/changed/removed, chunks, tags."""
     from kbbuild.cli.render import versions_text
     from kbbuild.store.kb import KB
 
-    store = KB.open(kb)
+    store = KB.open(kb, collection)
     manifests = [store.manifest(v) for v in store.versions()]
     if as_json:
         typer.echo(json.dumps([m.model_dump(mode="json") for m in manifests], ensure_ascii=False, indent=2))
@@ -221,12 +230,13 @@ def tag(
     version: Annotated[str, typer.Argument(help="KB version: number or an existing tag.")],
     name: Annotated[str, typer.Argument(help="Tag name, e.g. release-2026-11.")],
     kb: KbOption = Path("kb"),
+    collection: CollectionOption = None,
     move: Annotated[bool, typer.Option("--move", help="Move the tag if it already names another version.")] = False,
 ) -> None:
     """Name a KB version, for `query --version NAME` and for Lance tools (table tags)."""
     from kbbuild.store.kb import KB
 
-    number = KB.open(kb).tag(version, name, move=move)
+    number = KB.open(kb, collection).tag(version, name, move=move)
     typer.echo(f"tagged KB version {number} as '{name}'")
 
 
@@ -236,6 +246,7 @@ def diff(
     old: Annotated[str, typer.Argument(help="KB version (number or tag).")],
     new: Annotated[str, typer.Argument(help="KB version (number or tag).")],
     kb: KbOption = Path("kb"),
+    collection: CollectionOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Which files were added, changed or removed between two KB versions, and their chunk counts."""
@@ -243,9 +254,65 @@ def diff(
     from kbbuild.store.diff import diff_versions
     from kbbuild.store.kb import KB
 
-    store = KB.open(kb)
+    store = KB.open(kb, collection)
     result = diff_versions(store.manifest(store.resolve(old)), store.manifest(store.resolve(new)))
     typer.echo(result.model_dump_json(indent=2) if as_json else diff_text(result))
+
+
+@app.command()
+@_friendly
+def rollback(
+    version: Annotated[str, typer.Argument(help="KB version to make current again: number or tag.")],
+    kb: KbOption = Path("kb"),
+    collection: CollectionOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Make an older version's content current again, as a new version (history is never rewritten:
+    the versions after it stay readable, and rolling forward is another rollback)."""
+    from kbbuild.store.history import rollback as run_rollback
+    from kbbuild.store.kb import KB
+
+    manifest = run_rollback(KB.open(kb, collection), version)
+    if as_json:
+        typer.echo(manifest.model_dump_json(indent=2))
+    else:
+        typer.echo(
+            f"KB version {manifest.kb_version} has the content of version {manifest.restored_from} "
+            f"({manifest.counts.chunks_total} chunks); versions {manifest.restored_from + 1}.."
+            f"{manifest.parent_version} are still readable with --version"
+        )
+
+
+@app.command()
+@_friendly
+def gc(
+    keep: Annotated[int, typer.Option("--keep", help="How many of the newest versions to keep (at least 1).")],
+    kb: KbOption = Path("kb"),
+    collection: CollectionOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compact the tables and delete all but the newest --keep versions. Tagged versions are always
+    kept (move or rename the tag first). Deleted versions cannot be queried or rolled back to."""
+    from kbbuild.cli.render import gc_text
+    from kbbuild.store.history import gc as run_gc
+    from kbbuild.store.kb import KB
+
+    report = run_gc(KB.open(kb, collection), keep)
+    typer.echo(report.model_dump_json(indent=2) if as_json else gc_text(report))
+
+
+@app.command(name="list")
+@_friendly
+def list_collections(kb: KbOption = Path("kb"), as_json: JsonOption = False) -> None:
+    """List the collections in the KB folder with their current version, files, chunks and model."""
+    from kbbuild.cli.render import collections_text
+    from kbbuild.store.kb import describe_collections
+
+    described = describe_collections(kb)
+    if as_json:
+        typer.echo(json.dumps([c.model_dump(mode="json") for c in described], ensure_ascii=False, indent=2))
+    else:
+        typer.echo(collections_text(described))
 
 
 @app.command()
@@ -253,6 +320,7 @@ def diff(
 def export(
     out: Annotated[Path, typer.Argument(help="File to write.")],
     kb: KbOption = Path("kb"),
+    collection: CollectionOption = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="Export format (see `kbbuild plugins`).")] = "jsonl",
     version: Annotated[
         str | None, typer.Option("--version", help="KB version (number or tag); default: latest.")
@@ -269,7 +337,8 @@ def export(
     if exporter is None:
         formats = ", ".join(sorted(e.format for e in registry.exporters))
         raise ConfigError(f"unknown export format '{fmt}' (available: {formats})")
-    count = exporter.export(kb, KB.open(kb).resolve(version), out)
+    store = KB.open(kb, collection)
+    count = exporter.export(store, store.resolve(version), out)
     typer.echo(f"wrote {count} records to {out}")
 
 

@@ -7,7 +7,16 @@ from collections import Counter
 from pathlib import PurePosixPath
 
 from kbbuild.errors import ExitCode
-from kbbuild.records import CleaningCounts, FileStatus, IngestReport, Manifest, SearchHit, VersionDiff
+from kbbuild.records import (
+    CleaningCounts,
+    CollectionInfo,
+    FileStatus,
+    GcReport,
+    IngestReport,
+    Manifest,
+    SearchHit,
+    VersionDiff,
+)
 
 EXIT_MEANINGS = {
     ExitCode.OK: "ok",
@@ -110,21 +119,65 @@ def hits_text(hits: list[SearchHit], width: int = 100, max_chars: int | None = 6
 
 
 def versions_text(manifests: list[Manifest], tags: dict[str, int] | None = None) -> str:
+    """One line per version; files added/changed/removed are counted against the parent version
+    (blank when gc has deleted the parent)."""
+    from kbbuild.store.diff import diff_versions
+
     names: dict[int, list[str]] = {}
     for name, version in sorted((tags or {}).items()):
         names.setdefault(version, []).append(name)
+    by_number = {m.kb_version: m for m in manifests}
     lines = [
-        f"{'version':>7}  {'created (UTC)':19}  {'files':>5}  {'+new':>4}  {'removed':>7}  {'failed':>6}  "
-        f"{'chunks':>6}  model  tags"
+        f"{'version':>7}  {'created (UTC)':19}  {'made by':12}  {'files':>5}  {'added':>5}  {'changed':>7}  "
+        f"{'removed':>7}  {'failed':>6}  {'chunks':>6}  model  tags"
     ]
     for m in manifests:
         c = m.counts
+        parent = by_number.get(m.parent_version) if m.parent_version else None
+        if m.parent_version is None:
+            changes = f"{c.files_ingested:>5}  {0:>7}  {0:>7}"
+        elif parent is not None:
+            d = diff_versions(parent, m)
+            changes = f"{d.added:>5}  {d.changed:>7}  {d.removed:>7}"
+        else:
+            changes = f"{'':>5}  {'':>7}  {'':>7}"
+        made_by = f"rollback->{m.restored_from}" if m.operation == "rollback" else m.operation
         lines.append(
-            f"{m.kb_version:>7}  {m.created_at:%Y-%m-%d %H:%M:%S}  {c.files_seen:>5}  {c.files_ingested:>4}  "
-            f"{c.files_removed:>7}  {c.files_failed:>6}  {c.chunks_total:>6}  {m.embedding.name}  "
-            + ", ".join(names.get(m.kb_version, []))
+            f"{m.kb_version:>7}  {m.created_at:%Y-%m-%d %H:%M:%S}  {made_by:12}  "
+            f"{c.files_ingested + c.files_unchanged:>5}  {changes}  {c.files_failed:>6}  {c.chunks_total:>6}  "
+            f"{m.embedding.name}  " + ", ".join(names.get(m.kb_version, []))
         )
     return "\n".join(line.rstrip() for line in lines)
+
+
+def gc_text(report: GcReport) -> str:
+    lines = []
+    if report.new_version:
+        merged = ", ".join(f"{name} ({count} fragments merged)" for name, count in report.compacted.items())
+        lines.append(f"compacted {merged}; committed as KB version {report.new_version}")
+    else:
+        lines.append("nothing to compact")
+    removed = ", ".join(map(str, report.removed)) or "none"
+    lines.append(f"removed versions: {removed}; kept: {', '.join(map(str, report.kept))}")
+    if report.tagged_kept:
+        lines.append(f"kept because tagged: {', '.join(map(str, report.tagged_kept))}")
+    lines.append(f"freed {report.bytes_removed / 1e6:.1f} MB")
+    return "\n".join(lines)
+
+
+def collections_text(collections: list[CollectionInfo]) -> str:
+    header = f"{'collection':16}  {'version':>7}  {'versions':>8}  {'updated (UTC)':19}  {'files':>5}  {'chunks':>6}"
+    lines = [header + "  model"]
+    for c in collections:
+        if c.latest_version is None:
+            lines.append(f"{c.name:16}  {'-':>7}  {0:>8}  (empty)")
+            continue
+        tags = f"  tags: {', '.join(c.tags)}" if c.tags else ""
+        lines.append(
+            f"{c.name:16}  {c.latest_version:>7}  {c.versions:>8}  {c.updated_at:%Y-%m-%d %H:%M:%S}  {c.files:>5}  "
+            f"{c.chunks:>6}  {c.model}{tags}"
+        )
+    return "\n".join(lines)
 
 
 def diff_text(result: VersionDiff) -> str:

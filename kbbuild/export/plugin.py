@@ -20,8 +20,7 @@ class JsonlExporter(Exporter):
     version = "1"
     format = "jsonl"
 
-    def export(self, kb_path: Path, version: int | None, out: Path) -> int:
-        kb = KB.open(kb_path)
+    def export(self, kb: KB, version: int | None, out: Path) -> int:
         manifest = kb.manifest(version)
         table = kb.chunks_table(manifest).to_arrow().select(COLUMNS)
         table = table.sort_by([("source", "ascending"), ("chunk_index", "ascending")])
@@ -40,8 +39,7 @@ class FaqExporter(Exporter):
     version = "1"
     format = "faq"
 
-    def export(self, kb_path: Path, version: int | None, out: Path) -> int:
-        kb = KB.open(kb_path)
+    def export(self, kb: KB, version: int | None, out: Path) -> int:
         manifest = kb.manifest(version)
         if QUESTIONS_TABLE not in manifest.table_versions:
             raise KBError(f"KB version {manifest.kb_version} has no synthetic questions (ingest with --questions N)")

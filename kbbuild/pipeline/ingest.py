@@ -357,8 +357,10 @@ def ingest(
     full: bool = False,
     debug: bool = False,
     extra_plugins: tuple[object, ...] = (),
+    collection: str | None = None,
 ) -> IngestReport:
-    """Ingest a folder (or one file) into the KB at ``kb_path`` as a new KB version.
+    """Ingest a folder (or one file) into the KB at ``kb_path`` (its ``collection``, default when
+    None) as a new KB version.
 
     Nothing is committed when there is no input at all or no file could be read: an empty or
     mistyped input folder must never turn into a version that deletes the whole KB.
@@ -371,7 +373,7 @@ def ingest(
     pm = make_plugin_manager(settings.plugins, extra_plugins)
     registry = Registry.from_plugin_manager(pm)
     run = _Run(registry, settings, debug)
-    kb = KB.open_or_create(kb_path)
+    kb = KB.open_or_create(kb_path, collection)
     with kb.write_lock():
         previous = kb.latest_manifest()
         with run.timer.stage("discover"):
@@ -407,7 +409,7 @@ def ingest(
                 run.load_question_cache(kb, previous, {s.relpath for s in plan.todo})
             run.start_dedup(kb, previous if not plan.rebuild else None, {r.relpath for r in plan.unchanged})
         embedding = run.embedder.info if plan.todo else previous.embedding
-        writer = KBWriter(kb, previous, embedding, plan.rebuild)
+        writer = KBWriter(kb, previous, embedding, plan.rebuild, settings.ingest.write_batch_rows)
         plan.notes.extend(writer.notes)
         with tqdm(
             total=len(plan.todo), unit="file", desc="ingest", disable=not settings.ingest.progress, dynamic_ncols=True
@@ -446,6 +448,7 @@ def ingest(
             counts=result.counts,
             timings=result.timings,
             notes=result.notes,
+            collection=kb.collection,
         )
         writer.commit(manifest)
     try:

@@ -3,9 +3,15 @@
 Layout of a KB folder::
 
     kbbuild-kb.json      marks the folder as a kbbuild KB (format version)
-    lancedb/             the LanceDB database (table ``chunks``)
+    lancedb/             the LanceDB database of the default collection (tables ``chunks``, ``questions``)
     versions/NNNNNNNN.json  one manifest per KB version (see ``store.manifest``)
-    .lock                held by the one ingest allowed to write at a time
+    tags.json            names given to versions (see ``store.tags``)
+    .lock                held by the one writer allowed at a time
+    collections/NAME/    another collection (``--collection NAME``), laid out like the folder itself
+
+A collection is a KB of its own (versions, tags, lock); one folder holds several, the way a company
+keeps one KB per department and serves them side by side. The default collection lives at the top
+so that a folder written before collections existed stays readable as it is.
 
 Readers always go through a manifest, which names the LanceDB table version to check out; rows
 written by an ingest that has not committed (or crashed) are therefore never visible.
@@ -24,10 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kbbuild.errors import KBError
-from kbbuild.records import AlsoIn, Manifest, SearchHit
+from kbbuild.records import AlsoIn, CollectionInfo, Manifest, SearchHit
 from kbbuild.store.manifest import list_versions, read_manifest
 from kbbuild.store.schema import CHUNKS_TABLE, QUESTIONS_TABLE
-from kbbuild.store.tags import check_name, read_tags, write_tags
+from kbbuild.store.tags import check_name, read_tags, tag_table, valid_name, write_tags
 
 if TYPE_CHECKING:
     from kbbuild.config import Settings
@@ -37,36 +43,57 @@ if TYPE_CHECKING:
 MARKER = "kbbuild-kb.json"
 DATA_DIR = "lancedb"
 LOCK_FILE = ".lock"
+COLLECTIONS_DIR = "collections"
+DEFAULT_COLLECTION = "default"
 FORMAT = 1
 
 
 class KB:
-    """A KB folder. Cheap to construct; nothing heavy is loaded until a query needs it."""
+    """One collection of a KB folder. Cheap to construct; nothing heavy is loaded until a query needs it."""
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | Path, collection: str | None = None) -> None:
+        self.root = Path(path)
+        self.collection = collection or DEFAULT_COLLECTION
+        if not valid_name(self.collection):
+            raise KBError(
+                f"invalid collection name '{self.collection}': start with a letter; letters, digits, '.', '_', '-'"
+            )
+        if self.collection == DEFAULT_COLLECTION:
+            self.path = self.root
+        else:
+            self.path = self.root / COLLECTIONS_DIR / self.collection
+
+    @property
+    def label(self) -> str:
+        """How messages name this KB: the folder, and the collection unless it is the default one."""
+        if self.collection == DEFAULT_COLLECTION:
+            return str(self.root)
+        return f"{self.root} (collection {self.collection})"
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path) -> KB:
-        kb = cls(path)
-        if not (kb.path / MARKER).is_file():
-            raise KBError(f"no knowledge base at {kb.path} (run `kbbuild ingest DOCS --kb {kb.path}` first)")
+    def open(cls, path: str | Path, collection: str | None = None) -> KB:
+        kb = cls(path, collection)
+        if not (kb.root / MARKER).is_file():
+            raise KBError(f"no knowledge base at {kb.root} (run `kbbuild ingest DOCS --kb {kb.root}` first)")
+        if not kb.path.is_dir():
+            known = ", ".join(list_collections(kb.root))
+            raise KBError(f"the KB at {kb.root} has no collection '{kb.collection}' (collections: {known})")
         return kb
 
     @classmethod
-    def open_or_create(cls, path: str | Path) -> KB:
-        kb = cls(path)
-        if (kb.path / MARKER).is_file():
-            return kb
-        if kb.path.exists() and (not kb.path.is_dir() or any(kb.path.iterdir())):
-            raise KBError(
-                f"{kb.path} exists and is not a kbbuild KB; refusing to write into it "
-                "(choose an empty or new folder for --kb)"
-            )
+    def open_or_create(cls, path: str | Path, collection: str | None = None) -> KB:
+        kb = cls(path, collection)
+        if not (kb.root / MARKER).is_file():
+            if kb.root.exists() and (not kb.root.is_dir() or any(kb.root.iterdir())):
+                raise KBError(
+                    f"{kb.root} exists and is not a kbbuild KB; refusing to write into it "
+                    "(choose an empty or new folder for --kb)"
+                )
+            kb.root.mkdir(parents=True, exist_ok=True)
+            marker = {"format": FORMAT, "created_at": datetime.now(timezone.utc).isoformat()}
+            (kb.root / MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
         kb.path.mkdir(parents=True, exist_ok=True)
-        marker = {"format": FORMAT, "created_at": datetime.now(timezone.utc).isoformat()}
-        (kb.path / MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
         return kb
 
     # -- versions ----------------------------------------------------------------------------
@@ -76,7 +103,7 @@ class KB:
     def manifest(self, version: int | None = None) -> Manifest:
         versions = self.versions()
         if not versions:
-            raise KBError(f"the knowledge base at {self.path} has no committed version yet")
+            raise KBError(f"the knowledge base at {self.label} has no committed version yet")
         if version is None:
             version = versions[-1]
         if version not in versions:
@@ -106,14 +133,9 @@ class KB:
             tags = read_tags(self.path)
             if name in tags and tags[name] != version and not move:
                 raise KBError(f"tag '{name}' already names version {tags[name]} (use --move to move it)")
-            manifest = self.manifest(version)
             db = self.connect()
-            for table_name, table_version in manifest.table_versions.items():
-                table = db.open_table(table_name)
-                if name in table.tags.list():
-                    table.tags.update(name, table_version)
-                else:
-                    table.tags.create(name, table_version)
+            for table_name, table_version in self.manifest(version).table_versions.items():
+                tag_table(db.open_table(table_name), name, table_version)
             tags[name] = version
             write_tags(self.path, tags)
         return version
@@ -150,7 +172,7 @@ class KB:
                 handle.seek(0)
                 holder = handle.read().strip() or "unknown"
                 raise KBError(
-                    f"another ingest is writing to {self.path} (process {holder}); "
+                    f"another kbbuild process is writing to {self.label} (process {holder}); "
                     "wait for it to finish, then run again"
                 ) from None
             handle.seek(0)
@@ -274,6 +296,38 @@ class KB:
         for chunk_id, (score, text) in best.items():
             if chunk_id in found and score > found[chunk_id][0]:
                 found[chunk_id] = (score, found[chunk_id][1], text)
+
+
+def list_collections(root: str | Path) -> list[str]:
+    """The collections of a KB folder: the default one first, then the named ones alphabetically."""
+    folder = Path(root) / COLLECTIONS_DIR
+    named = sorted(p.name for p in folder.iterdir() if p.is_dir() and valid_name(p.name)) if folder.is_dir() else []
+    return [DEFAULT_COLLECTION, *(name for name in named if name != DEFAULT_COLLECTION)]
+
+
+def describe_collections(root: str | Path) -> list[CollectionInfo]:
+    """What ``kbbuild list`` shows: each collection's latest version, size and model."""
+    if not (Path(root) / MARKER).is_file():
+        raise KBError(f"no knowledge base at {root} (run `kbbuild ingest DOCS --kb {root}` first)")
+    described = []
+    for name in list_collections(root):
+        kb = KB(root, name)
+        latest = kb.latest_manifest()
+        names = sorted(tag for tag, version in kb.tags().items() if latest and version == latest.kb_version)
+        described.append(
+            CollectionInfo(
+                name=name,
+                path=str(kb.path),
+                versions=len(kb.versions()),
+                latest_version=latest.kb_version if latest else None,
+                updated_at=latest.created_at if latest else None,
+                files=(latest.counts.files_ingested + latest.counts.files_unchanged) if latest else 0,
+                chunks=latest.counts.chunks_total if latest else 0,
+                model=latest.embedding.name if latest else None,
+                tags=names,
+            )
+        )
+    return described
 
 
 def _span(versions: list[int]) -> str:

@@ -58,3 +58,8 @@ def list_versions(kb: Path) -> list[int]:
 
 def read_manifest(kb: Path, version: int) -> Manifest:
     return Manifest.model_validate_json(_path(kb, version).read_text(encoding="utf-8"))
+
+
+def remove_manifest(kb: Path, version: int) -> None:
+    """Delete a version's commit record (``kbbuild gc``): from here on the version does not exist."""
+    _path(kb, version).unlink(missing_ok=True)

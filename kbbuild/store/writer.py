@@ -24,8 +24,7 @@ from kbbuild.store.schema import (
     questions_schema,
     rows_to_table,
 )
-
-FLUSH_ROWS = 2000
+from kbbuild.store.tags import pin_table_versions
 
 
 def _quote(value: str) -> str:
@@ -44,9 +43,12 @@ _SPECS = {CHUNKS_TABLE: _Spec(CHUNKS_TABLE, chunks_schema), QUESTIONS_TABLE: _Sp
 class _TableWriter:
     """One table's part of an ingest: back to its committed version first, then appends and deletes."""
 
-    def __init__(self, db, spec: _Spec, dim: int, committed: int | None, rebuild: bool, notes: list[str]) -> None:
+    def __init__(
+        self, db, spec: _Spec, dim: int, committed: int | None, rebuild: bool, notes: list[str], batch_rows: int
+    ) -> None:
         self.spec = spec
         self.dim = dim
+        self.batch_rows = batch_rows
         self.pending: list = []
         self.added = 0
         self.removed = 0
@@ -55,9 +57,9 @@ class _TableWriter:
             self.table = db.create_table(spec.name, schema=schema)
             return
         table = db.open_table(spec.name)
-        if committed is None:  # not part of any committed version: whatever is there was never visible
-            if table.count_rows():
-                notes.append(f"discarded {spec.name} rows of an earlier ingest that never committed")
+        if committed is None:  # the current KB version has no such table: start it afresh
+            if table.count_rows():  # older KB versions keep reading their rows through their tags
+                notes.append(f"started the {spec.name} table afresh (the current KB version has none)")
             self.table = db.create_table(spec.name, schema=schema, mode="overwrite")
             return
         if table.version != committed:
@@ -70,7 +72,7 @@ class _TableWriter:
 
     def add(self, rows: Iterable) -> None:
         self.pending.extend(rows)
-        if len(self.pending) >= FLUSH_ROWS:
+        if len(self.pending) >= self.batch_rows:
             self.flush()
 
     def flush(self) -> None:
@@ -86,16 +88,18 @@ class _TableWriter:
             self.table.delete(f"source IN ({batch}) AND kb_version < {version}")
             self.removed += before - self.table.count_rows()
 
-    def tag(self, tag: str, version: int) -> None:
-        if tag in self.table.tags.list():  # left by a run that died between manifest and tag
-            self.table.tags.update(tag, version)
-        else:
-            self.table.tags.create(tag, version)
-
 
 class KBWriter:
-    def __init__(self, kb: KB, previous: Manifest | None, embedding: EmbeddingModelInfo, rebuild: bool) -> None:
+    def __init__(
+        self,
+        kb: KB,
+        previous: Manifest | None,
+        embedding: EmbeddingModelInfo,
+        rebuild: bool,
+        batch_rows: int = 2000,
+    ) -> None:
         self.kb = kb
+        self.batch_rows = batch_rows
         self.previous = previous
         self.dim = embedding.dim
         self.rebuild = rebuild
@@ -111,7 +115,9 @@ class KBWriter:
     def _open(self, name: str) -> _TableWriter:
         if name not in self._tables:
             committed = self.previous.table_versions.get(name) if self.previous else None
-            self._tables[name] = _TableWriter(self._db, _SPECS[name], self.dim, committed, self.rebuild, self.notes)
+            self._tables[name] = _TableWriter(
+                self._db, _SPECS[name], self.dim, committed, self.rebuild, self.notes, self.batch_rows
+            )
         return self._tables[name]
 
     @property
@@ -153,10 +159,4 @@ class KBWriter:
         """Write the manifest (the commit), then tag each table version ``kb-vN`` in LanceDB so other
         Lance tools can check out a KB version by name and cleanup never removes it."""
         write_manifest(self.kb.path, manifest)
-        tag = version_tag(manifest.kb_version)
-        for name, table in self._tables.items():
-            table.tag(tag, manifest.table_versions[name])
-
-
-def version_tag(kb_version: int) -> str:
-    return f"kb-v{kb_version}"
+        pin_table_versions(self._db, manifest.kb_version, manifest.table_versions)
