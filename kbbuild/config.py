@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kbbuild.errors import ConfigError
+from kbbuild.records import ROW_FORMAT
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -223,6 +224,30 @@ class EmbedSettings(_Section):
 
 class QuerySettings(_Section):
     k: int = Field(default=5, ge=1, le=1000, description="Number of hits.")
+    mode: Literal["vector", "fts", "hybrid"] = Field(
+        default="hybrid", description="vector (embeddings), fts (BM25 on words) or hybrid (both, fused)."
+    )
+    candidates: int = Field(
+        default=50, ge=1, le=10000, description="Hits taken from each result list before fusion and reranking."
+    )
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion: a hit scores the sum of 1/(rrf_k+rank).")
+    questions: bool = Field(default=True, description="Also search the synthetic questions, when the KB has them.")
+    rerank: bool = Field(default=False, description="Reorder the fused candidates with a cross-encoder (--rerank).")
+    reranker: str = Field(
+        default="BAAI/bge-reranker-v2-m3",
+        description="Cross-encoder for --rerank: hub name (downloads once) or a local model folder.",
+    )
+    rerank_candidates: int = Field(default=30, ge=1, le=1000, description="Fused hits the reranker scores.")
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(default="auto", description="Where the reranker runs.")
+
+
+class ServeSettings(_Section):
+    host: str = Field(default="127.0.0.1", description="Address to listen on; anything but loopback needs an API key.")
+    port: int = Field(default=8000, ge=1, le=65535)
+    api_key_env: str = Field(
+        default="KBBUILD_API_KEY",
+        description="Environment variable holding the Bearer key clients must send; unset = no auth, localhost only.",
+    )
 
 
 class Settings(_Section):
@@ -234,11 +259,13 @@ class Settings(_Section):
     questions: QuestionSettings = Field(default_factory=QuestionSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
     query: QuerySettings = Field(default_factory=QuerySettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
     plugins: list[str] = Field(default_factory=list, description="Extra plugin modules to load (besides entry points).")
 
     def fingerprint(self) -> str:
         """Hash of the settings that change chunk text or vectors: when it changes, old rows are stale."""
         relevant = {
+            "rows": ROW_FORMAT,
             "parse": self.parse.model_dump(),
             "ocr": self.ocr.model_dump(),
             "clean": self.clean.model_dump(),

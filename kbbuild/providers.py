@@ -157,9 +157,10 @@ class Exporter(Provider):
     format: ClassVar[str]
 
     @abstractmethod
-    def export(self, kb: KB, version: int | None, out: Path) -> int:
-        """Write the version (None = current) of the KB collection ``kb`` to ``out``; return the number
-        of records written."""
+    def export(self, kb: KB, version: int | None, out: Path, *, vectors: bool = False) -> int:
+        """Write the version (None = current) of the KB collection ``kb`` to ``out`` (a file, or a
+        folder for formats with one file per document), with embeddings when ``vectors`` and the
+        format carries them; return the number of records written."""
 
 
 class _ModelProvider(Provider):

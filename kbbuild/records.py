@@ -242,6 +242,9 @@ class Chunk(_Record):
         return self.text
 
 
+ROW_FORMAT = 2  # bump when the table columns change: KBs written before are rebuilt on the next ingest
+
+
 class ChunkRow(_Record):
     """A row of the LanceDB ``chunks`` table (the vector column is ``vector``)."""
 
@@ -258,6 +261,9 @@ class ChunkRow(_Record):
     n_tokens: int
     parser: str
     meta_json: str = Field(description="Chunk.meta serialised as JSON (Arrow needs a fixed schema).")
+    search_text: str = Field(
+        description="Heading path and text as space-separated words (Chinese cut by jieba): the full-text index."
+    )
     kb_version: int = Field(description="The KB version whose ingest wrote this row.")
     vector: list[float]
 
@@ -273,6 +279,7 @@ class QuestionRow(_Record):
     kept: bool = Field(description="Passed the filter; only kept questions are searched and exported.")
     dropped: str = Field(description="Why the filter dropped it ('' when kept): not a question, low score, ...")
     generator: str = Field(description="Generator backend and model that wrote it, e.g. hf:smollm2.")
+    search_text: str = Field(description="The question as space-separated words, for the full-text index.")
     kb_version: int
     vector: list[float]
 
@@ -460,25 +467,132 @@ class VersionDiff(_Record):
     chunks_after: int
 
 
+class Match(_Record):
+    """One result list a hit appeared in, and where: why the hit was found."""
+
+    via: Literal["vector", "fts", "question-vector", "question-fts"] = Field(
+        description="vector: the chunk's embedding; fts: its words (BM25); question-*: a synthetic question of it."
+    )
+    rank: int = Field(description="1-based position in that list.")
+    score: float = Field(description="The list's own score: cosine similarity (vector) or BM25 (fts).")
+
+
 class SearchHit(_Record):
-    """One query result, with what a reader needs to cite it."""
+    """One query result, with what a reader needs to cite it and to see why it was found."""
 
     rank: int
     score: float = Field(
-        description="Cosine similarity (higher is better): of the chunk, or of its best synthetic question."
+        description="What hits are ordered by: the reranker's relevance (0..1) with --rerank; else the "
+        "reciprocal-rank-fusion score when several lists were searched; else the one list's score."
     )
+    similarity: float = Field(description="Cosine similarity of query and chunk embeddings, whatever the mode.")
     chunk_id: str
     source: str
     pages: list[int]
     heading_path: list[str]
     text: str
     kb_version: int
+    matched_by: list[Match] = Field(default_factory=list, description="The lists the hit was found in.")
+    rerank_score: float | None = Field(default=None, description="The cross-encoder's relevance (0..1), if reranked.")
     also_in: list[AlsoIn] = Field(
         default_factory=list, description="Duplicates of this chunk that were linked to it instead of stored."
     )
     matched_question: str | None = Field(
-        default=None, description="The stored synthetic question that matched the query better than the chunk."
+        default=None, description="The stored synthetic question of this chunk that matched the query best."
     )
+
+
+class Evidence(_Record):
+    """Where the answer to an evaluation question is: a file and page, a text span, or both."""
+
+    doc: str | None = Field(default=None, description="File path; compared from the end with the KB's relpaths.")
+    page: int | None = Field(default=None, description="1-based PDF page index; None = anywhere in the file.")
+    text: str | None = Field(default=None, description="A span the answering chunk contains (whitespace ignored).")
+
+
+class EvalQuestion(_Record):
+    qid: str
+    question: str
+    evidence: list[Evidence]
+
+
+class EvalConfigResult(_Record):
+    """Scores of one search configuration (mode, questions, reranking) over the question set."""
+
+    name: str = Field(description="e.g. hybrid, vector+questions, hybrid+rerank.")
+    questions: int
+    recall: dict[str, float] = Field(description="'@k' -> share of questions with an answering hit in the top k.")
+    mrr: float = Field(description="Mean reciprocal rank of the first answering hit (0 when none in the top k).")
+    all_evidence_at_depth: float | None = Field(
+        description="Multi-evidence questions: share with every piece of evidence answered in the top k."
+    )
+    multi_evidence_questions: int
+    seconds_per_query: float
+    first_hit_ranks: dict[str, int | None] = Field(description="qid -> rank of the first answering hit.")
+
+
+class EvalReport(_Record):
+    """Output of ``kbbuild eval --json``."""
+
+    kb_path: str
+    collection: str
+    kb_version: int
+    questions_file: str
+    depth: int
+    results: list[EvalConfigResult]
+    unavailable: dict[str, str] = Field(
+        default_factory=dict, description="Configurations that could not run here, and why."
+    )
+
+
+class ExportedChunk(_Record):
+    """One chunk as ``kbbuild export --format jsonl|parquet`` writes it (one JSON line or Parquet row)."""
+
+    id: str
+    source: str
+    chunk_index: int
+    text: str
+    heading_path: list[str]
+    pages: list[int] = Field(description="1-based PDF page indices the chunk's text comes from.")
+    kinds: list[str] = Field(description="Element kinds in the chunk: paragraph, table, list_item, ...")
+    n_tokens: int
+    kb_version: int = Field(description="The KB version whose ingest wrote the chunk.")
+    collection: str
+    also_in: list[AlsoIn] = Field(
+        default_factory=list, description="Places whose duplicate text this chunk stands for."
+    )
+    vector: list[float] | None = Field(default=None, description="The embedding, with --vectors; else null.")
+
+
+class FaqPair(_Record):
+    """One line of ``kbbuild export --format faq``: a kept synthetic question and the chunk answering it."""
+
+    question: str
+    answer: str
+    score: float = Field(description="Cosine of the question and its chunk in the KB's model.")
+    generator: str
+    chunk_id: str
+    source: str
+    pages: list[int]
+    heading_path: list[str]
+    kb_version: int
+
+
+class MarkdownDocument(_Record):
+    """One entry of ``index.json`` in a ``kbbuild export --format markdown`` folder."""
+
+    source: str = Field(description="The input file (relative path).")
+    path: str = Field(description="The Markdown file, relative to the export folder.")
+    sha256: str | None
+    chunks: int = Field(description="Stored chunks written into the file.")
+    duplicates: int = Field(description="Passages stored once elsewhere and written here again from that copy.")
+    pages: int
+
+
+class MarkdownIndex(_Record):
+    kb_version: int
+    collection: str
+    documents: list[MarkdownDocument]
 
 
 class IngestReport(_Record):

@@ -63,14 +63,16 @@ def test_question_form_and_language_rules(embedder):
 
 @pytest.mark.slow
 def test_ingest_with_questions_stores_them_versioned_and_query_uses_them(tmp_path, cli):
+    import csv
     import json
     import shutil
 
+    import jsonschema
     import lancedb
 
     from kbbuild.store.kb import KB
 
-    from .conftest import SAMPLES
+    from .conftest import ROOT, SAMPLES
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -112,6 +114,15 @@ def test_ingest_with_questions_stores_them_versioned_and_query_uses_them(tmp_pat
     assert len(pairs) == len(questions)
     texts = {row["id"]: row["text"] for row in db.open_table("chunks").search().limit(100).to_list()}
     assert all(p["answer"] == texts[p["chunk_id"]] and p["source"] == "harbor_q3_2026_results.pdf" for p in pairs)
+    faq_schema = json.loads((ROOT / "schemas" / "faq-pair.schema.json").read_text(encoding="utf-8"))
+    for pair in pairs:
+        jsonschema.validate(pair, faq_schema)
+    faq_csv = tmp_path / "faq.csv"
+    assert cli("export", faq_csv, "--kb", kb, "--format", "faq").exit_code == 0
+    with faq_csv.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["question"] for row in rows] == [p["question"] for p in pairs]
+    assert all(row["pages"] == ",".join(map(str, p["pages"])) for row, p in zip(rows, pairs, strict=True))
     # Unchanged on re-ingest: nothing is generated again, the questions stay.
     again = json.loads(cli("ingest", docs, "--kb", kb, "--questions", "2", "--json").output)
     assert again["counts"]["questions_generated"] == 0 and again["counts"]["files_unchanged"] == 1

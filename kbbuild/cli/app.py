@@ -183,6 +183,24 @@ def query(
     kb: KbOption = Path("kb"),
     collection: CollectionOption = None,
     k: Annotated[int | None, typer.Option("-k", "--top-k", help="Number of hits (default 5).")] = None,
+    mode: Annotated[
+        str | None, typer.Option(help="vector, fts (BM25 on words) or hybrid (both, fused; the default).")
+    ] = None,
+    where: Annotated[
+        str | None,
+        typer.Option(help="SQL filter on chunk columns, e.g. \"source LIKE '%2024%'\" (see schemas/kb-row)."),
+    ] = None,
+    pages: Annotated[str | None, typer.Option(help="Only chunks touching these PDF pages: 5, 3-7, 10- or -4.")] = None,
+    questions: Annotated[
+        bool | None, typer.Option("--questions/--no-questions", help="Search synthetic questions too (default on).")
+    ] = None,
+    rerank: Annotated[
+        bool | None, typer.Option("--rerank/--no-rerank", help="Reorder the best candidates with a cross-encoder.")
+    ] = None,
+    reranker: Annotated[
+        str | None,
+        typer.Option(help="Cross-encoder for --rerank: hub name or local folder (default bge-reranker-v2-m3)."),
+    ] = None,
     version: Annotated[
         str | None, typer.Option("--version", help="KB version (number or tag) to search; default: latest.")
     ] = None,
@@ -194,19 +212,45 @@ def query(
     full_text: Annotated[bool, typer.Option("--full-text", help="Print whole chunks, not excerpts.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Search the KB and print the best chunks with score, source file and pages."""
+    """Search the KB and print the best chunks: score, source file, pages, heading path, and which
+    searches found each (vector, full-text, synthetic questions)."""
     from kbbuild.cli.render import hits_text
+    from kbbuild.retrieve.search import page_filter
     from kbbuild.store.kb import KB
 
-    settings = _settings(config, {"query.k": k, "ingest.progress": False})
+    settings = _settings(
+        config,
+        {"query.k": k, "query.mode": mode, "query.reranker": reranker, "ingest.progress": False},
+    )
+    condition = where
+    if pages:
+        first, last = _page_range(pages)
+        condition = " AND ".join(f"({c})" for c in (where, page_filter(first, last)) if c)
     store = KB.open(kb, collection)
     hits = store.query(
-        question, k=settings.query.k, version=store.resolve(version), embed_model=embed_model, settings=settings
+        question,
+        version=store.resolve(version),
+        where=condition,
+        questions=questions,
+        rerank=rerank,
+        embed_model=embed_model,
+        settings=settings,
     )
     if as_json:
         typer.echo(json.dumps([hit.model_dump(mode="json") for hit in hits], ensure_ascii=False, indent=2))
     else:
         typer.echo(hits_text(hits, max_chars=None if full_text else 600))
+
+
+def _page_range(text: str) -> tuple[int | None, int | None]:
+    """'5' -> (5, 5); '3-7' -> (3, 7); '10-' -> (10, None); '-4' -> (None, 4)."""
+    first, dash, last = text.strip().partition("-")
+    try:
+        low = int(first) if first.strip() else None
+        high = int(last) if last.strip() else None
+    except ValueError:
+        raise ConfigError(f"--pages {text!r}: use N, A-B, A- or -B (1-based PDF page indices)") from None
+    return (low, low) if not dash else (low, high)
 
 
 @app.command()
@@ -315,19 +359,64 @@ def list_collections(kb: KbOption = Path("kb"), as_json: JsonOption = False) -> 
         typer.echo(collections_text(described))
 
 
+@app.command(name="eval")
+@_friendly
+def evaluate(
+    questions_file: Annotated[
+        Path, typer.Argument(help="JSON Lines: question + evidence [{doc, page} | {text}] (see README).")
+    ],
+    kb: KbOption = Path("kb"),
+    collection: CollectionOption = None,
+    configs: Annotated[
+        str | None,
+        typer.Option(
+            "--configs",
+            help="Comma-separated MODE[+questions][+rerank], e.g. vector,hybrid+questions. Default: vector, "
+            "fts, hybrid, and with questions when the KB has them.",
+        ),
+    ] = None,
+    rerank: Annotated[bool, typer.Option("--rerank", help="Add a configuration with the cross-encoder.")] = False,
+    depth: Annotated[int, typer.Option(help="Hits per question (recall is reported up to this k).")] = 10,
+    version: Annotated[str | None, typer.Option("--version", help="KB version (number or tag).")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Recall@1/3/5/10 and MRR of the KB on questions with known sources, per search configuration."""
+    from kbbuild.cli.render import eval_text
+    from kbbuild.retrieve.evaluate import evaluate_kb
+    from kbbuild.store.kb import KB
+
+    settings = _settings(config, {"ingest.progress": False})
+    store = KB.open(kb, collection)
+    report = evaluate_kb(
+        store,
+        questions_file,
+        configs=[c.strip() for c in configs.split(",") if c.strip()] if configs else None,
+        rerank=rerank,
+        version=store.resolve(version),
+        depth=depth,
+        settings=settings,
+    )
+    typer.echo(report.model_dump_json(indent=2) if as_json else eval_text(report))
+
+
 @app.command()
 @_friendly
 def export(
-    out: Annotated[Path, typer.Argument(help="File to write.")],
+    out: Annotated[Path, typer.Argument(help="File to write (a folder for --format markdown).")],
     kb: KbOption = Path("kb"),
     collection: CollectionOption = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="Export format (see `kbbuild plugins`).")] = "jsonl",
+    fmt: Annotated[
+        str,
+        typer.Option("--format", "-f", help="jsonl, parquet, faq (.jsonl or .csv), markdown, or a plugin's format."),
+    ] = "jsonl",
+    vectors: Annotated[bool, typer.Option("--vectors", help="jsonl/parquet: include the embeddings.")] = False,
     version: Annotated[
         str | None, typer.Option("--version", help="KB version (number or tag); default: latest.")
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Write a KB version's chunks to a file for other tools."""
+    """Write a KB version for other tools: chunks (jsonl, parquet), FAQ pairs, or Markdown per document."""
     from kbbuild.plugins import Registry, make_plugin_manager
     from kbbuild.store.kb import KB
 
@@ -338,8 +427,58 @@ def export(
         formats = ", ".join(sorted(e.format for e in registry.exporters))
         raise ConfigError(f"unknown export format '{fmt}' (available: {formats})")
     store = KB.open(kb, collection)
-    count = exporter.export(store, store.resolve(version), out)
+    count = exporter.export(store, store.resolve(version), out, vectors=vectors)
     typer.echo(f"wrote {count} records to {out}")
+
+
+@app.command()
+@_friendly
+def serve(
+    kb: KbOption = Path("kb"),
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    api_key_env: Annotated[
+        str | None, typer.Option(help="Environment variable with the API key (default KBBUILD_API_KEY).")
+    ] = None,
+    mode: Annotated[str | None, typer.Option(help="Search mode for every request: vector, fts, hybrid.")] = None,
+    rerank: Annotated[bool | None, typer.Option("--rerank/--no-rerank", help="Rerank with the cross-encoder.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the KB over HTTP with Dify's External Knowledge API (POST /retrieval), GET /health and an
+    OpenAPI document (/openapi.json, /docs). knowledge_id = collection[@version-or-tag]."""
+    import os
+
+    import uvicorn
+
+    from kbbuild.serve.app import create_app
+    from kbbuild.store.kb import describe_collections
+
+    settings = _settings(
+        config,
+        {
+            "serve.host": host,
+            "serve.port": port,
+            "serve.api_key_env": api_key_env,
+            "query.mode": mode,
+            "query.rerank": rerank,
+            "ingest.progress": False,
+        },
+    )
+    api_key = os.environ.get(settings.serve.api_key_env) or None
+    if api_key is None and settings.serve.host not in ("127.0.0.1", "localhost", "::1"):
+        raise ConfigError(
+            f"refusing to listen on {settings.serve.host} without an API key: set ${settings.serve.api_key_env} "
+            "(clients send it as 'Authorization: Bearer KEY'), or serve on 127.0.0.1"
+        )
+    served = [c.name for c in describe_collections(kb) if c.latest_version is not None]
+    application = create_app(kb, settings, api_key)
+    auth = f"Bearer key from ${settings.serve.api_key_env}" if api_key else "none (localhost only)"
+    typer.echo(
+        f"kbbuild serve: http://{settings.serve.host}:{settings.serve.port}/retrieval  knowledge_id: "
+        f"{', '.join(served) or 'none yet'}  auth: {auth}  docs: /docs",
+        err=True,
+    )
+    uvicorn.run(application, host=settings.serve.host, port=settings.serve.port, log_level="warning")
 
 
 @app.command()

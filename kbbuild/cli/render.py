@@ -10,6 +10,7 @@ from kbbuild.errors import ExitCode
 from kbbuild.records import (
     CleaningCounts,
     CollectionInfo,
+    EvalReport,
     FileStatus,
     GcReport,
     IngestReport,
@@ -106,8 +107,12 @@ def hits_text(hits: list[SearchHit], width: int = 100, max_chars: int | None = 6
         head = f"#{hit.rank}  {hit.score:.3f}  {hit.source}  {pages_label(hit.pages)}"
         if hit.heading_path:
             head += "  [" + " > ".join(hit.heading_path) + "]"
+        why = ", ".join(f"{m.via} #{m.rank}" for m in hit.matched_by)
+        if hit.rerank_score is not None:
+            why = f"reranked {hit.rerank_score:.3f}; " + why
         text = hit.text if max_chars is None or len(hit.text) <= max_chars else hit.text[:max_chars] + " …"
-        body = textwrap.fill(" ".join(text.split()), width=width, initial_indent="    ", subsequent_indent="    ")
+        body = f"    (found by: {why}; similarity {hit.similarity:.3f})\n"
+        body += textwrap.fill(" ".join(text.split()), width=width, initial_indent="    ", subsequent_indent="    ")
         if hit.matched_question:
             body = f"    (matched question: {hit.matched_question})\n" + body
         if hit.also_in:
@@ -148,6 +153,25 @@ def versions_text(manifests: list[Manifest], tags: dict[str, int] | None = None)
             f"{m.embedding.name}  " + ", ".join(names.get(m.kb_version, []))
         )
     return "\n".join(line.rstrip() for line in lines)
+
+
+def eval_text(report: EvalReport) -> str:
+    cutoffs = list(report.results[0].recall) if report.results else []
+    lines = [
+        f"KB {report.kb_path} version {report.kb_version}: {report.results[0].questions if report.results else 0} "
+        f"questions from {report.questions_file}",
+        f"{'configuration':26} " + " ".join(f"{'R' + c:>6}" for c in cutoffs) + f" {'MRR':>6} {'all-ev':>6} {'s/q':>6}",
+    ]
+    for r in report.results:
+        every = f"{r.all_evidence_at_depth:>6.3f}" if r.all_evidence_at_depth is not None else f"{'-':>6}"
+        lines.append(
+            f"{r.name:26} "
+            + " ".join(f"{r.recall[c]:>6.3f}" for c in cutoffs)
+            + f" {r.mrr:>6.3f} {every} {r.seconds_per_query:>6.3f}"
+        )
+    for name, why in report.unavailable.items():
+        lines.append(f"{name:26} unavailable: {why}")
+    return "\n".join(lines)
 
 
 def gc_text(report: GcReport) -> str:

@@ -37,6 +37,7 @@ class FlagEmbedder(Embedder):
         transformers.utils.logging.disable_progress_bar()
         transformers.utils.logging.set_verbosity_error()
         card = resolved.card
+        self._encode_lock = threading.Lock()
         self.batch_size = batch_size
         self.max_length = min(max_length or card.max_length, card.max_length)
         common: dict[str, Any] = dict(
@@ -83,6 +84,12 @@ class FlagEmbedder(Embedder):
     def _encode(self, texts: Sequence[str], query: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.info.dim), dtype=np.float32)
+        # One encode at a time per model: a fast tokenizer used from two threads at once fails
+        # ("Already borrowed"), and the query service answers requests on a thread pool.
+        with self._encode_lock:
+            return self._encode_unlocked(texts, query)
+
+    def _encode_unlocked(self, texts: Sequence[str], query: bool) -> np.ndarray:
         # Sort by length so each batch pads little, and hand FlagEmbedding one batch at a time
         # (it would otherwise draw a progress bar of its own under ours).
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))

@@ -430,8 +430,10 @@ def ingest(
         with run.timer.stage("store"):
             writer.flush()
             writer.remove_older_rows([*ingested, *(r.relpath for r in plan.removed)])
-            table_versions = writer.table_versions()
-            total = writer.total_rows()
+        with run.timer.stage("index"):
+            writer.build_indexes()
+        table_versions = writer.table_versions()
+        total = writer.total_rows()
         failed = any(r.status is FileStatus.FAILED for r in records)
         result = report(writer.version, ExitCode.PARTIAL_FAILURE if failed else ExitCode.OK, writer, total)
         manifest = Manifest(

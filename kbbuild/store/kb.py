@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kbbuild.errors import KBError
-from kbbuild.records import AlsoIn, CollectionInfo, Manifest, SearchHit
+from kbbuild.records import CollectionInfo, Manifest, SearchHit
 from kbbuild.store.manifest import list_versions, read_manifest
-from kbbuild.store.schema import CHUNKS_TABLE, QUESTIONS_TABLE
+from kbbuild.store.schema import CHUNKS_TABLE
 from kbbuild.store.tags import check_name, read_tags, tag_table, valid_name, write_tags
 
 if TYPE_CHECKING:
@@ -211,91 +211,62 @@ class KB:
                 f"`kbbuild ingest DOCS --kb {self.path} --full --embed-model {requested}`."
             )
 
-    def query(
+    def searcher(
         self,
-        text: str,
-        *,
-        k: int = 5,
         version: int | None = None,
+        *,
         embed_model: str | None = None,
         settings: Settings | None = None,
         registry: Registry | None = None,
-    ) -> list[SearchHit]:
+    ):
+        """A ``retrieve.Searcher`` on one version, with the version's own embedding model loaded."""
         from kbbuild.config import Settings
         from kbbuild.plugins import Registry, make_plugin_manager
+        from kbbuild.retrieve.search import Searcher
 
         settings = settings or Settings()
         registry = registry or Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
         manifest = self.manifest(version)
         if embed_model is not None:
             self.check_model_request(manifest, embed_model, registry)
+        embedder = self.load_embedder(manifest, registry, settings)
+        return Searcher(self.connect(), manifest, lambda text: embedder.embed_queries([text])[0])
+
+    def query(
+        self,
+        text: str,
+        *,
+        k: int | None = None,
+        version: int | None = None,
+        mode: str | None = None,
+        where: str | None = None,
+        questions: bool | None = None,
+        rerank: bool | None = None,
+        embed_model: str | None = None,
+        settings: Settings | None = None,
+        registry: Registry | None = None,
+    ) -> list[SearchHit]:
+        """Search one version; unset arguments come from ``settings.query``."""
+        from kbbuild.config import Settings
+        from kbbuild.retrieve.rerank import load_reranker
+
+        settings = settings or Settings()
+        q = settings.query
         if not text.strip():
             raise KBError("the query is empty")
-        embedder = self.load_embedder(manifest, registry, settings)
-        vector = embedder.embed_queries([text])[0]
-        table = self.chunks_table(manifest)
-        columns = ["id", "source", "pages", "heading_path", "text"]
-        rows = (
-            table.search(vector.tolist(), vector_column_name="vector")
-            .metric("cosine")
-            .select([*columns, "_distance"])
-            .limit(k)
-            .to_list()
+        searcher = self.searcher(version, embed_model=embed_model, settings=settings, registry=registry)
+        use_rerank = q.rerank if rerank is None else rerank
+        return searcher.search(
+            text,
+            k=k or q.k,
+            mode=mode or q.mode,
+            where=where,
+            questions=q.questions if questions is None else questions,
+            candidates=q.candidates,
+            rrf_k=q.rrf_k,
+            rerank=load_reranker(q.reranker, q.device) if use_rerank else None,
+            rerank_candidates=q.rerank_candidates,
         )
-        found: dict[str, tuple[float, dict, str | None]] = {
-            row["id"]: (1.0 - float(row["_distance"]), row, None) for row in rows
-        }
-        if QUESTIONS_TABLE in manifest.table_versions:
-            self._merge_question_hits(manifest, table, vector, k, columns, found)
-        also_in: dict[str, list[AlsoIn]] = {}
-        for record in manifest.files:
-            for link in record.duplicates:
-                also_in.setdefault(link.duplicate_of, []).append(
-                    AlsoIn(source=record.relpath, pages=link.pages, near=link.near)
-                )
-        ranked = sorted(found.values(), key=lambda item: -item[0])[:k]
-        return [
-            SearchHit(
-                rank=rank,
-                score=round(score, 6),
-                chunk_id=row["id"],
-                source=row["source"],
-                pages=list(row["pages"] or []),
-                heading_path=list(row["heading_path"] or []),
-                text=row["text"],
-                kb_version=manifest.kb_version,
-                also_in=also_in.get(row["id"], []),
-                matched_question=question,
-            )
-            for rank, (score, row, question) in enumerate(ranked, start=1)
-        ]
-
-    def _merge_question_hits(self, manifest: Manifest, chunks, vector, k: int, columns: list[str], found) -> None:
-        """A query close to a stored synthetic question finds that question's chunk (doc2query): the
-        chunk's score is the better of the two matches, and the question is shown with the hit."""
-        questions = self.connect().open_table(QUESTIONS_TABLE)
-        questions.checkout(manifest.table_versions[QUESTIONS_TABLE])
-        hits = (
-            questions.search(vector.tolist(), vector_column_name="vector")
-            .metric("cosine")
-            .where("kept", prefilter=True)
-            .select(["chunk_id", "text", "_distance"])
-            .limit(k * 3)
-            .to_list()
-        )
-        best: dict[str, tuple[float, str]] = {}
-        for hit in hits:
-            score = 1.0 - float(hit["_distance"])
-            if score > best.get(hit["chunk_id"], (-2.0, ""))[0]:
-                best[hit["chunk_id"]] = (score, hit["text"])
-        missing = [chunk_id for chunk_id in best if chunk_id not in found]
-        if missing:
-            ids = ", ".join("'" + chunk_id.replace("'", "''") + "'" for chunk_id in missing)
-            for row in chunks.search().where(f"id IN ({ids})").select(columns).limit(len(missing)).to_list():
-                found[row["id"]] = (-2.0, row, None)
-        for chunk_id, (score, text) in best.items():
-            if chunk_id in found and score > found[chunk_id][0]:
-                found[chunk_id] = (score, found[chunk_id][1], text)
 
 
 def list_collections(root: str | Path) -> list[str]:

@@ -7,6 +7,7 @@ import json
 import pyarrow as pa
 
 from kbbuild.records import Chunk, ChunkRow
+from kbbuild.text.segment import search_text
 
 CHUNKS_TABLE = "chunks"
 QUESTIONS_TABLE = "questions"
@@ -28,6 +29,7 @@ def chunks_schema(dim: int) -> pa.Schema:
             pa.field("n_tokens", pa.int32()),
             pa.field("parser", pa.string()),
             pa.field("meta_json", pa.string()),
+            pa.field("search_text", pa.string(), nullable=False),
             pa.field("kb_version", pa.int32(), nullable=False),
             pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),
         ]
@@ -45,6 +47,7 @@ def questions_schema(dim: int) -> pa.Schema:
             pa.field("kept", pa.bool_(), nullable=False),
             pa.field("dropped", pa.string(), nullable=False),
             pa.field("generator", pa.string(), nullable=False),
+            pa.field("search_text", pa.string(), nullable=False),
             pa.field("kb_version", pa.int32(), nullable=False),
             pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),
         ]
@@ -67,6 +70,7 @@ def to_rows(chunks: list[Chunk], vectors, parser: str, kb_version: int) -> list[
             n_tokens=chunk.n_tokens,
             parser=parser,
             meta_json=json.dumps(chunk.meta, ensure_ascii=False, sort_keys=True),
+            search_text=search_text(" ".join([*chunk.heading_path, chunk.text])),
             kb_version=kb_version,
             vector=vector.tolist(),
         )

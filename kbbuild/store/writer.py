@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from kbbuild.records import ChunkRow, EmbeddingModelInfo, Manifest, QuestionRow
+from kbbuild.store.indexes import build_full_text_index, has_full_text_index
 from kbbuild.store.kb import KB
 from kbbuild.store.manifest import write_manifest
 from kbbuild.store.schema import (
@@ -150,6 +151,17 @@ class KBWriter:
 
     def total_rows(self) -> int:
         return self._tables[CHUNKS_TABLE].table.count_rows()
+
+    def build_indexes(self) -> list[str]:
+        """(Re)build the full-text index of each table this run changed, or that lacks one."""
+        self.flush()
+        built = []
+        for name, writer in self._tables.items():
+            stale = writer.added or writer.removed or not has_full_text_index(writer.table)
+            if stale and writer.table.count_rows():
+                build_full_text_index(writer.table)
+                built.append(name)
+        return built
 
     def table_versions(self) -> dict[str, int]:
         self.flush()

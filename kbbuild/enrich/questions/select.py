@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from kbbuild.enrich.questions.filtering import judge_questions
 from kbbuild.providers import Embedder
 from kbbuild.records import Chunk, QuestionRow
+from kbbuild.text.segment import search_text
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ def question_rows(judged: Sequence[StoredQuestion], vectors, generator: str, kb_
             kept=q.kept,
             dropped=q.dropped,
             generator=generator,
+            search_text=search_text(q.text),
             kb_version=kb_version,
             vector=[float(v) for v in vector],
         )

@@ -1,0 +1,220 @@
+"""Hybrid retrieval over one KB version: several ranked lists, fused, optionally reranked.
+
+Lists: the chunks by embedding (``vector``) and by words (``fts``, BM25 on ``search_text``), and, when
+the KB has synthetic questions, the same two searches over the questions, each question standing for
+its chunk (doc2query). Lists are fused with reciprocal rank fusion (each list adds 1/(k + rank) to a
+chunk), which needs no score calibration between cosine and BM25 and is what hybrid search in
+LanceDB, Elasticsearch and Vespa defaults to. A cross-encoder may then reorder the best candidates.
+Filters are SQL over the chunk columns, applied before the nearest-neighbour search (prefilter), so
+asking for ``source LIKE '%2024%'`` never returns fewer hits just because better ones were elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kbbuild.errors import KBError
+from kbbuild.records import AlsoIn, Manifest, Match, SearchHit
+from kbbuild.store.indexes import FTS_COLUMN
+from kbbuild.store.schema import CHUNKS_TABLE, QUESTIONS_TABLE
+from kbbuild.text.segment import search_text
+
+CHUNK_COLUMNS = ["id", "source", "pages", "heading_path", "text", "vector"]
+Modes = ("vector", "fts", "hybrid")
+
+
+@dataclass
+class _Candidate:
+    row: dict
+    matches: list[Match] = field(default_factory=list)
+    question: str | None = None
+    fused: float = 0.0
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _both(a: str | None, b: str | None) -> str | None:
+    parts = [f"({p})" for p in (a, b) if p]
+    return " AND ".join(parts) or None
+
+
+def page_filter(first: int | None, last: int | None) -> str | None:
+    """Chunks that touch the page range (1-based PDF page indices, inclusive)."""
+    parts = []
+    if first is not None:
+        parts.append(f"page_end >= {int(first)}")
+    if last is not None:
+        parts.append(f"page_start <= {int(last)}")
+    return " AND ".join(parts) or None
+
+
+class Searcher:
+    """Searches one KB version. Open once, query many times (the service keeps one per version)."""
+
+    def __init__(self, db, manifest: Manifest, embed_query: Callable[[str], np.ndarray]) -> None:
+        self.manifest = manifest
+        self.embed_query = embed_query
+        self.chunks = db.open_table(CHUNKS_TABLE)
+        self.chunks.checkout(manifest.table_versions[CHUNKS_TABLE])
+        self.questions = None
+        if QUESTIONS_TABLE in manifest.table_versions:
+            self.questions = db.open_table(QUESTIONS_TABLE)
+            self.questions.checkout(manifest.table_versions[QUESTIONS_TABLE])
+        columns = set(self.chunks.schema.names)
+        self.has_fts = FTS_COLUMN in columns
+        self.also_in: dict[str, list[AlsoIn]] = {}
+        for record in manifest.files:
+            for link in record.duplicates:
+                self.also_in.setdefault(link.duplicate_of, []).append(
+                    AlsoIn(source=record.relpath, pages=link.pages, near=link.near)
+                )
+
+    def lists_for(self, mode: str, questions: bool) -> list[str]:
+        if mode not in Modes:
+            raise KBError(f"unknown search mode '{mode}' (use vector, fts or hybrid)")
+        if mode in ("fts", "hybrid") and not self.has_fts:
+            raise KBError(
+                f"KB version {self.manifest.kb_version} has no full-text index (it was built by an older "
+                "kbbuild); re-ingest to add one, or use --mode vector"
+            )
+        lists = ["vector"] if mode == "vector" else ["fts"] if mode == "fts" else ["vector", "fts"]
+        if questions and self.questions is not None:
+            lists += [f"question-{name}" for name in list(lists)]
+        return lists
+
+    def search(
+        self,
+        text: str,
+        *,
+        k: int,
+        mode: str = "hybrid",
+        where: str | None = None,
+        questions: bool = True,
+        candidates: int = 50,
+        rrf_k: int = 60,
+        rerank: Callable[[str, list[str]], list[float]] | None = None,
+        rerank_candidates: int = 30,
+    ) -> list[SearchHit]:
+        if not text.strip():
+            raise KBError("the query is empty")
+        lists = self.lists_for(mode, questions)
+        if where:
+            self.check_filter(where)
+        vector = self.embed_query(text) if any(name.endswith("vector") for name in lists) else None
+        words = search_text(text)
+        limit = max(candidates, k)
+        found: dict[str, _Candidate] = {}
+        for name in lists:
+            ranked = self._run(name, vector, words, where, limit)
+            for rank, (chunk_id, score, row, question) in enumerate(ranked, start=1):
+                candidate = found.setdefault(chunk_id, _Candidate(row=row))
+                if row is not None and candidate.row is None:
+                    candidate.row = row
+                candidate.matches.append(Match(via=name, rank=rank, score=round(score, 6)))
+                candidate.fused += 1.0 / (rrf_k + rank)
+                if question and candidate.question is None:
+                    candidate.question = question
+        self._load_rows(found, where)
+        found = {cid: c for cid, c in found.items() if c.row is not None}
+        if vector is None:
+            vector = self.embed_query(text)
+        single = len(lists) == 1
+
+        def order_key(candidate: _Candidate) -> float:
+            return candidate.matches[0].score if single else candidate.fused
+
+        ordered = sorted(found.values(), key=lambda c: (-order_key(c), c.row["id"]))
+        rerank_scores: dict[str, float] = {}
+        if rerank is not None and ordered:
+            pool = ordered[: max(rerank_candidates, k)]
+            passages = [" > ".join(c.row["heading_path"] or []) + "\n" + c.row["text"] for c in pool]
+            for candidate, score in zip(pool, rerank(text, passages), strict=True):
+                rerank_scores[candidate.row["id"]] = float(score)
+            ordered = sorted(pool, key=lambda c: (-rerank_scores[c.row["id"]], c.row["id"]))
+        hits = []
+        for rank, candidate in enumerate(ordered[:k], start=1):
+            row = candidate.row
+            chunk_id = row["id"]
+            score = rerank_scores.get(chunk_id, order_key(candidate))
+            hits.append(
+                SearchHit(
+                    rank=rank,
+                    score=round(float(score), 6),
+                    similarity=round(_cosine(vector, row["vector"]), 6),
+                    chunk_id=chunk_id,
+                    source=row["source"],
+                    pages=list(row["pages"] or []),
+                    heading_path=list(row["heading_path"] or []),
+                    text=row["text"],
+                    kb_version=self.manifest.kb_version,
+                    matched_by=candidate.matches,
+                    rerank_score=round(rerank_scores[chunk_id], 6) if chunk_id in rerank_scores else None,
+                    also_in=self.also_in.get(chunk_id, []),
+                    matched_question=candidate.question,
+                )
+            )
+        return hits
+
+    # -- the result lists ----------------------------------------------------------------------
+    def _run(self, name: str, vector, words: str, where: str | None, limit: int) -> list[tuple]:
+        """(chunk id, score, chunk row or None, question text or None), best first, one per chunk."""
+        if name == "vector":
+            query = self.chunks.search(vector.tolist(), vector_column_name="vector").distance_type("cosine")
+            rows = self._fetch(query, where, [*CHUNK_COLUMNS, "_distance"], limit)
+            return [(r["id"], 1.0 - float(r["_distance"]), r, None) for r in rows]
+        if name == "fts":
+            if not words:
+                return []
+            query = self.chunks.search(words, query_type="fts", fts_columns=FTS_COLUMN)
+            rows = self._fetch(query, where, [*CHUNK_COLUMNS, "_score"], limit)
+            return [(r["id"], float(r["_score"]), r, None) for r in rows]
+        # A question list: more questions than chunks are fetched, several may share a chunk.
+        if name == "question-vector":
+            query = self.questions.search(vector.tolist(), vector_column_name="vector").distance_type("cosine")
+            rows = self._fetch(query, "kept", ["chunk_id", "text", "_distance"], limit * 3)
+            scored = [(r, 1.0 - float(r["_distance"])) for r in rows]
+        else:
+            if not words:
+                return []
+            query = self.questions.search(words, query_type="fts", fts_columns=FTS_COLUMN)
+            rows = self._fetch(query, "kept", ["chunk_id", "text", "_score"], limit * 3)
+            scored = [(r, float(r["_score"])) for r in rows]
+        best: dict[str, tuple] = {}
+        for row, score in scored:
+            if row["chunk_id"] not in best:
+                best[row["chunk_id"]] = (row["chunk_id"], score, None, row["text"])
+        return list(best.values())[:limit]
+
+    def check_filter(self, where: str) -> None:
+        """Try the filter on its own first, so a typo is reported as the user's filter, not a crash."""
+        try:
+            self.chunks.search().where(where).select(["id"]).limit(1).to_list()
+        except (ValueError, RuntimeError, OSError) as error:
+            message = str(error).splitlines()[0]
+            raise KBError(f"invalid filter {where!r}: {message}") from None
+
+    def _fetch(self, query, where: str | None, columns: list[str], limit: int) -> list[dict]:
+        if where:
+            query = query.where(where, prefilter=True)
+        return query.select(columns).limit(limit).to_list()
+
+    def _load_rows(self, found: dict[str, _Candidate], where: str | None) -> None:
+        """Chunk rows for hits that came from question lists only; the filter applies to them too."""
+        missing = [cid for cid, candidate in found.items() if candidate.row is None]
+        for start in range(0, len(missing), 500):
+            ids = ", ".join(_quote(cid) for cid in missing[start : start + 500])
+            condition = _both(f"id IN ({ids})", where)
+            rows = self.chunks.search().where(condition).select(CHUNK_COLUMNS).limit(len(missing)).to_list()
+            for row in rows:
+                found[row["id"]].row = row
+
+
+def _cosine(query: np.ndarray, vector) -> float:
+    other = np.asarray(vector, dtype=np.float32)
+    denominator = float(np.linalg.norm(query) * np.linalg.norm(other)) or 1.0
+    return float(np.dot(query, other)) / denominator

@@ -1,0 +1,78 @@
+"""Hybrid retrieval on the bundled samples (English and Chinese): modes, filters, reasons, eval."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+from kbbuild.text.segment import search_text
+
+from .conftest import DATA, ROOT
+
+pytestmark = pytest.mark.slow
+QRELS = DATA / "samples_qrels.jsonl"
+
+
+def _schema(name: str) -> dict:
+    return json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text(encoding="utf-8"))
+
+
+def test_chinese_is_cut_into_words_for_full_text_search():
+    assert search_text("一线城市住宿费每晚不超过多少钱？").split()[:5] == ["一线", "城市", "住宿", "宿费", "住宿费"]
+    assert search_text("Recalibrate the NW-300 every 90 days.") == "recalibrate the nw 300 every 90 days"
+
+
+def test_hybrid_is_at_least_as_good_as_each_mode_on_a_bilingual_set(sample_kb, cli):
+    kb, _ = sample_kb
+    result = cli("eval", QRELS, "--kb", kb, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    jsonschema.validate(report, _schema("eval-report"))
+    scores = {r["name"]: r for r in report["results"]}
+    assert set(scores) == {"vector", "fts", "hybrid"}
+    for single in ("vector", "fts"):
+        assert scores["hybrid"]["mrr"] >= scores[single]["mrr"], (single, scores)
+        assert scores["hybrid"]["recall"]["@5"] >= scores[single]["recall"]["@5"], (single, scores)
+    # Full-text search works for Chinese because the text is segmented: every Chinese question is found.
+    chinese = {qid: rank for qid, rank in scores["fts"]["first_hit_ranks"].items() if qid.startswith("zh")}
+    assert chinese and all(rank is not None and rank <= 3 for rank in chinese.values()), chinese
+    table = cli("eval", QRELS, "--kb", kb).output
+    assert "hybrid" in table and "MRR" in table
+
+
+def test_each_hit_says_which_searches_found_it(sample_kb, cli):
+    kb, _ = sample_kb
+    hits = json.loads(cli("query", "What does error code E17 mean?", "--kb", kb, "--json").output)
+    jsonschema.validate(hits, _schema("query-results"))
+    top = hits[0]
+    assert top["source"] == "northwind_field_manual.pdf" and 4 in top["pages"]
+    assert {m["via"] for m in top["matched_by"]} == {"vector", "fts"}
+    assert 0 < top["similarity"] <= 1
+    fts = json.loads(cli("query", "E17", "--kb", kb, "--mode", "fts", "--json").output)
+    assert [m["via"] for m in fts[0]["matched_by"]] == ["fts"] and "E17" in fts[0]["text"]
+    text = cli("query", "E17", "--kb", kb, "--mode", "fts").output
+    assert "found by: fts #1" in text
+
+
+def test_filters_on_source_and_pages(sample_kb, cli):
+    kb, _ = sample_kb
+    where = "source LIKE '%harbor%'"
+    hits = json.loads(cli("query", "pressure sensor", "--kb", kb, "--where", where, "--json").output)
+    assert hits and all(hit["source"] == "harbor_q3_2026_results.pdf" for hit in hits)
+    paged = json.loads(cli("query", "pump", "--kb", kb, "--pages", "3-4", "-k", "10", "--json").output)
+    assert paged and all(any(3 <= page <= 4 for page in hit["pages"]) for hit in paged)
+    bad = cli("query", "pump", "--kb", kb, "--where", "colour = 'red'")
+    assert bad.exit_code == 4 and "invalid filter" in bad.output
+    assert cli("query", "pump", "--kb", kb, "--pages", "three").exit_code == 2
+
+
+def test_reranker_that_cannot_load_is_a_clear_error(sample_kb, cli, tmp_path):
+    kb, _ = sample_kb
+    empty = tmp_path / "no-model"
+    empty.mkdir()
+    result = cli("query", "pump", "--kb", kb, "--rerank", "--reranker", empty)
+    assert result.exit_code == 2 and "cannot load the reranker" in result.output
+    report = json.loads(cli("eval", QRELS, "--kb", kb, "--configs", "hybrid+rerank", "--json").output)
+    assert report["results"] == [] or "hybrid+rerank" in report["unavailable"]
