@@ -222,6 +222,27 @@ class EmbedSettings(_Section):
     )
 
 
+class IndexSettings(_Section):
+    ann_min_rows: int = Field(
+        default=100_000,
+        ge=256,
+        description="Build an approximate nearest-neighbour index once a table has this many rows; below it an "
+        "exact (flat) search is fast enough (see bench/query.py).",
+    )
+    ann_type: Literal["IVF_PQ", "IVF_HNSW_SQ"] = Field(
+        default="IVF_HNSW_SQ", description="LanceDB index type for the vectors (see README, Search, for the trade-off)."
+    )
+    nprobes: int = Field(default=20, ge=1, description="IVF partitions searched per query: more is slower and exacter.")
+    refine_factor: int = Field(
+        default=5, ge=0, description="Re-rank this many times k candidates with exact distances (0 = off)."
+    )
+    retrain_share: float = Field(
+        default=0.25,
+        gt=0,
+        description="Retrain the ANN index when rows added since it was trained exceed this share of the table.",
+    )
+
+
 class QuerySettings(_Section):
     k: int = Field(default=5, ge=1, le=1000, description="Number of hits.")
     mode: Literal["vector", "fts", "hybrid"] = Field(
@@ -258,6 +279,7 @@ class Settings(_Section):
     chunk: ChunkSettings = Field(default_factory=ChunkSettings)
     questions: QuestionSettings = Field(default_factory=QuestionSettings)
     embed: EmbedSettings = Field(default_factory=EmbedSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
     query: QuerySettings = Field(default_factory=QuerySettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
     plugins: list[str] = Field(default_factory=list, description="Extra plugin modules to load (besides entry points).")

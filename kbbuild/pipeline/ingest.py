@@ -431,7 +431,7 @@ def ingest(
             writer.flush()
             writer.remove_older_rows([*ingested, *(r.relpath for r in plan.removed)])
         with run.timer.stage("index"):
-            writer.build_indexes()
+            plan.notes.extend(writer.build_indexes(settings.index))
         table_versions = writer.table_versions()
         total = writer.total_rows()
         failed = any(r.status is FileStatus.FAILED for r in records)

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kbbuild.config import IndexSettings
 from kbbuild.errors import KBError
 from kbbuild.records import AlsoIn, Manifest, Match, SearchHit
-from kbbuild.store.indexes import FTS_COLUMN
+from kbbuild.store.indexes import FTS_COLUMN, vector_index
 from kbbuild.store.schema import CHUNKS_TABLE, QUESTIONS_TABLE
 from kbbuild.text.segment import search_text
 
@@ -56,9 +57,16 @@ def page_filter(first: int | None, last: int | None) -> str | None:
 class Searcher:
     """Searches one KB version. Open once, query many times (the service keeps one per version)."""
 
-    def __init__(self, db, manifest: Manifest, embed_query: Callable[[str], np.ndarray]) -> None:
+    def __init__(
+        self,
+        db,
+        manifest: Manifest,
+        embed_query: Callable[[str], np.ndarray],
+        index: IndexSettings | None = None,
+    ) -> None:
         self.manifest = manifest
         self.embed_query = embed_query
+        self.index = index or IndexSettings()
         self.chunks = db.open_table(CHUNKS_TABLE)
         self.chunks.checkout(manifest.table_versions[CHUNKS_TABLE])
         self.questions = None
@@ -67,6 +75,11 @@ class Searcher:
             self.questions.checkout(manifest.table_versions[QUESTIONS_TABLE])
         columns = set(self.chunks.schema.names)
         self.has_fts = FTS_COLUMN in columns
+        self.ann = {
+            name
+            for name, table in (("chunks", self.chunks), ("questions", self.questions))
+            if table and vector_index(table)
+        }
         self.also_in: dict[str, list[AlsoIn]] = {}
         for record in manifest.files:
             for link in record.duplicates:
@@ -164,7 +177,7 @@ class Searcher:
     def _run(self, name: str, vector, words: str, where: str | None, limit: int) -> list[tuple]:
         """(chunk id, score, chunk row or None, question text or None), best first, one per chunk."""
         if name == "vector":
-            query = self.chunks.search(vector.tolist(), vector_column_name="vector").distance_type("cosine")
+            query = self._nearest(self.chunks, "chunks", vector)
             rows = self._fetch(query, where, [*CHUNK_COLUMNS, "_distance"], limit)
             return [(r["id"], 1.0 - float(r["_distance"]), r, None) for r in rows]
         if name == "fts":
@@ -175,7 +188,7 @@ class Searcher:
             return [(r["id"], float(r["_score"]), r, None) for r in rows]
         # A question list: more questions than chunks are fetched, several may share a chunk.
         if name == "question-vector":
-            query = self.questions.search(vector.tolist(), vector_column_name="vector").distance_type("cosine")
+            query = self._nearest(self.questions, "questions", vector)
             rows = self._fetch(query, "kept", ["chunk_id", "text", "_distance"], limit * 3)
             scored = [(r, 1.0 - float(r["_distance"])) for r in rows]
         else:
@@ -189,6 +202,14 @@ class Searcher:
             if row["chunk_id"] not in best:
                 best[row["chunk_id"]] = (row["chunk_id"], score, None, row["text"])
         return list(best.values())[:limit]
+
+    def _nearest(self, table, name: str, vector):
+        query = table.search(vector.tolist(), vector_column_name="vector").distance_type("cosine")
+        if name in self.ann:  # approximate: probe more partitions and re-score the best exactly
+            query = query.nprobes(self.index.nprobes)
+            if self.index.refine_factor:
+                query = query.refine_factor(self.index.refine_factor)
+        return query
 
     def check_filter(self, where: str) -> None:
         """Try the filter on its own first, so a typo is reported as the user's filter, not a crash."""

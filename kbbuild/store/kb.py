@@ -230,7 +230,7 @@ class KB:
         if embed_model is not None:
             self.check_model_request(manifest, embed_model, registry)
         embedder = self.load_embedder(manifest, registry, settings)
-        return Searcher(self.connect(), manifest, lambda text: embedder.embed_queries([text])[0])
+        return Searcher(self.connect(), manifest, lambda text: embedder.embed_queries([text])[0], settings.index)
 
     def query(
         self,

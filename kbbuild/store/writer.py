@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from kbbuild.records import ChunkRow, EmbeddingModelInfo, Manifest, QuestionRow
-from kbbuild.store.indexes import build_full_text_index, has_full_text_index
+from kbbuild.store.indexes import build_full_text_index, has_full_text_index, maintain_vector_index
 from kbbuild.store.kb import KB
 from kbbuild.store.manifest import write_manifest
 from kbbuild.store.schema import (
@@ -26,6 +27,9 @@ from kbbuild.store.schema import (
     rows_to_table,
 )
 from kbbuild.store.tags import pin_table_versions
+
+if TYPE_CHECKING:
+    from kbbuild.config import IndexSettings
 
 
 def _quote(value: str) -> str:
@@ -152,16 +156,19 @@ class KBWriter:
     def total_rows(self) -> int:
         return self._tables[CHUNKS_TABLE].table.count_rows()
 
-    def build_indexes(self) -> list[str]:
-        """(Re)build the full-text index of each table this run changed, or that lacks one."""
+    def build_indexes(self, settings: IndexSettings) -> list[str]:
+        """(Re)build the full-text index of each table this run changed (or that lacks one), and keep
+        the ANN index in step with the table size; return notes on what the ANN upkeep did."""
         self.flush()
-        built = []
+        notes = []
         for name, writer in self._tables.items():
             stale = writer.added or writer.removed or not has_full_text_index(writer.table)
             if stale and writer.table.count_rows():
                 build_full_text_index(writer.table)
-                built.append(name)
-        return built
+            done = maintain_vector_index(writer.table, settings)
+            if done:
+                notes.append(f"{name}: {done}")
+        return notes
 
     def table_versions(self) -> dict[str, int]:
         self.flush()
