@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import lancedb
@@ -9,6 +10,7 @@ import lancedb
 from kbbuild import ingest
 from kbbuild.clean.dedup import DuplicateIndex
 from kbbuild.records import FileStatus
+from kbbuild.retrieve.evaluate import evaluate_kb
 from kbbuild.store.kb import KB
 
 from .conftest import SAMPLES, quiet_settings
@@ -78,6 +80,13 @@ def test_duplicate_files_are_linked_and_promoted_when_the_original_goes(tmp_path
     hit = KB.open(kb).query("How often is the pressure sensor recalibrated?", k=1, settings=quiet_settings())[0]
     assert hit.source == "a_manual.pdf" and [a.source for a in hit.also_in] == ["b_manual_copy.pdf"]
     assert hit.also_in[0].pages == list(hit.pages) and not hit.also_in[0].near
+    # kbbuild eval credits the copy: a question whose evidence is the copy's page is answered by the
+    # stored original, which stands for it.
+    qrels = tmp_path / "qrels.jsonl"
+    evidence = {"doc": "b_manual_copy.pdf", "page": 3}
+    qrels.write_text(json.dumps({"question": "How often is the pressure sensor recalibrated?", "evidence": [evidence]}))
+    scored = evaluate_kb(KB.open(kb), qrels, configs=["hybrid"], settings=quiet_settings())
+    assert scored.results[0].first_hit_ranks == {"1": 1}
 
     # The original goes: the copy, unchanged itself, is processed again and now stored.
     (docs / "a_manual.pdf").unlink()
