@@ -63,9 +63,12 @@ def timed_ingest(docs: Path, kb: Path) -> tuple[float, dict]:
     return seconds, json.loads(result.stdout)
 
 
-def bench(name: str, max_files: int | None) -> dict:
-    with tempfile.TemporaryDirectory(prefix="kbbuild-reingest-") as work:
-        docs, kb = Path(work) / "docs", Path(work) / "kb"
+def bench(name: str, max_files: int | None, keep: Path | None = None) -> dict:
+    with tempfile.TemporaryDirectory(prefix="kbbuild-reingest-") as scratch:
+        work = keep / name if keep else Path(scratch)
+        docs, kb = work / "docs", work / "kb"
+        if keep and work.exists():
+            raise SystemExit(f"{work} exists; --keep needs a fresh folder")
         files = stage_corpus(name, max_files, docs)
         first, first_report = timed_ingest(docs, kb)
         again, again_report = timed_ingest(docs, kb)
@@ -93,8 +96,9 @@ def main() -> None:
     parser.add_argument("--corpus", action="append", choices=sorted(CORPORA), help="default: samples")
     parser.add_argument("--max-files", type=int, default=None)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep", type=Path, help="Keep each corpus's docs and KB in KEEP/<corpus> (e.g. for eval).")
     args = parser.parse_args()
-    results = [bench(name, args.max_files) for name in args.corpus or ["samples"]]
+    results = [bench(name, args.max_files, args.keep) for name in args.corpus or ["samples"]]
     if args.json:
         print(json.dumps(results, indent=2))
         return
