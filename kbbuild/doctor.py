@@ -129,6 +129,36 @@ def _model_checks(registry: Registry, settings: Settings, deep: bool) -> list[Ch
     return checks
 
 
+def _reranker_check(settings: Settings, deep: bool) -> Check:
+    """The cross-encoder of ``query --rerank``: a local folder, or a hub model already cached."""
+    from pathlib import Path
+
+    model = settings.query.reranker
+    configured = settings.query.rerank
+    if Path(model).is_dir():
+        ok, detail = True, f"local folder {model}"
+    else:
+        try:
+            from huggingface_hub import try_to_load_from_cache
+
+            cached = isinstance(try_to_load_from_cache(model, "config.json"), str)
+        except Exception:  # no hub client, or a name it cannot parse: treat as not cached
+            cached = False
+        ok = cached
+        detail = f"hub model {model}: " + (
+            "in the Hugging Face cache" if cached else "not in the Hugging Face cache (downloads on first use)"
+        )
+    if ok and deep:
+        try:
+            from kbbuild.retrieve.rerank import load_reranker
+
+            load_reranker(model, settings.query.device)("test", ["a test passage"])
+            detail += "; loaded and scored a test pair"
+        except Exception as error:  # report, never crash the doctor
+            ok, detail = False, f"{detail}; failed to load: {error}"
+    return Check(kind="reranker", name="flagreranker", version="-", configured=configured, ok=ok, detail=detail)
+
+
 def diagnose(registry: Registry, settings: Settings, deep: bool = False) -> Diagnosis:
     checks = [
         Check(
@@ -143,6 +173,7 @@ def diagnose(registry: Registry, settings: Settings, deep: bool = False) -> Diag
     ]
     checks += _model_checks(registry, settings, deep)
     checks += _embedder_check(registry, settings, deep)
+    checks.append(_reranker_check(settings, deep))
     return Diagnosis(kbbuild=kbbuild_version(), python=platform.python_version(), torch=_torch_summary(), checks=checks)
 
 

@@ -19,6 +19,9 @@ def test_doctor_reports_the_offline_stack_as_usable(cli):
         line = next(line for line in lines if f" {name} " in line)
         assert line.startswith("ok   *"), line
     assert any("rapidocr" in line and "[cpu]" in line for line in lines)
+    # The reranker is not used by default; offline, its hub model is reported as not downloaded.
+    reranker = next(line for line in lines if " reranker " in line)
+    assert "bge-reranker-v2-m3" in reranker and not reranker.startswith("ok   *")
 
 
 def test_doctor_says_why_a_configured_backend_cannot_run(cli, tmp_path):
