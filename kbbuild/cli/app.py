@@ -320,10 +320,11 @@ def rollback(
     if as_json:
         typer.echo(manifest.model_dump_json(indent=2))
     else:
+        first, last = manifest.restored_from + 1, manifest.parent_version
+        later = f"version {last} is" if first == last else f"versions {first}..{last} are"
         typer.echo(
             f"KB version {manifest.kb_version} has the content of version {manifest.restored_from} "
-            f"({manifest.counts.chunks_total} chunks); versions {manifest.restored_from + 1}.."
-            f"{manifest.parent_version} are still readable with --version"
+            f"({manifest.counts.chunks_total} chunks); {later} still readable with --version"
         )
 
 

@@ -185,7 +185,8 @@ def gc_text(report: GcReport) -> str:
     lines.append(f"removed versions: {removed}; kept: {', '.join(map(str, report.kept))}")
     if report.tagged_kept:
         lines.append(f"kept because tagged: {', '.join(map(str, report.tagged_kept))}")
-    lines.append(f"freed {report.bytes_removed / 1e6:.1f} MB")
+    size = report.bytes_removed
+    lines.append(f"freed {size / 1e6:.1f} MB" if size >= 100_000 else f"freed {size / 1e3:.1f} kB")
     return "\n".join(lines)
 
 
