@@ -55,7 +55,7 @@ def test_markdown_one_cleaned_file_per_document(sample_kb, cli, tmp_path):
     ingested = {f.relpath for f in report.files if f.chunks}
     assert {d["source"] for d in index["documents"]} == ingested
     manual = (out / "northwind_field_manual.pdf.md").read_text(encoding="utf-8")
-    assert manual.startswith("---\nsource: \"northwind_field_manual.pdf\"")
+    assert manual.startswith('---\nsource: "northwind_field_manual.pdf"')
     assert "\n# Northwind Pumps Field Service Manual\n" in manual
     assert "\n### 3.1 Pressure sensor calibration\n" in manual
     assert "every 90 days" in manual
