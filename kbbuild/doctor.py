@@ -166,8 +166,8 @@ def diagnose(registry: Registry, settings: Settings, deep: bool = False) -> Diag
             name=p.name,
             version=p.version,
             configured=True,
-            ok=True,
-            detail="formats: " + ", ".join(sorted(p.formats)),
+            ok=(reason := p.unavailable_reason()) is None,
+            detail="formats: " + ", ".join(sorted(p.formats)) + (f"; cannot run: {reason}" if reason else ""),
         )
         for p in registry.parsers
     ]

@@ -52,6 +52,10 @@ class Parser(Provider):
     formats: ClassVar[frozenset[str]]
     priority: ClassVar[int] = 0
 
+    def unavailable_reason(self) -> str | None:
+        """None when the parser can run here; otherwise what is missing, for ``kbbuild doctor``."""
+        return None
+
     @abstractmethod
     def parse(self, source: SourceFile, context: ParseContext) -> Document: ...
 

@@ -182,3 +182,20 @@ def test_budget_is_counted_with_the_given_tokenizer():
     pieces = split_long_text(text, budget=60, overlap=0, count=per_character)
     assert len(pieces) > 5 and all(per_character(p) <= 60 for p in pieces)
     assert " ".join(pieces) == text
+
+
+def test_a_tiny_section_merged_across_top_level_keeps_its_heading_in_the_text():
+    """ "SAFETY NOTICE" with one line joins the next top-level section; the shared path is empty,
+    so the heading must move into the text instead of vanishing."""
+    doc = _doc(
+        _el(ElementKind.HEADING, "SAFETY NOTICE", level=1),
+        _el(ElementKind.PARAGRAPH, "Wear gloves."),
+        _el(ElementKind.HEADING, "2 Maintenance", level=1),
+        _el(ElementKind.PARAGRAPH, CALIBRATE),
+        title=None,
+    )
+    chunks = StructureChunking(doc, 60, 0, min_tokens=10).run()
+    assert [(c.text, c.heading_path) for c in chunks] == [
+        ("SAFETY NOTICE\n\nWear gloves.\n\n2 Maintenance\n\n" + CALIBRATE, ()),
+    ]
+    assert chunks[0].n_tokens == count_tokens(chunks[0].text)

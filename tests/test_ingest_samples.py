@@ -26,13 +26,15 @@ def _rows(kb):
 
 def test_every_sample_is_ingested(sample_kb):
     _, report = sample_kb
-    names = sorted(p.name for p in SAMPLES.glob("*.pdf"))
+    names = sorted(p.name for p in SAMPLES.iterdir())
+    assert {p.rsplit(".", 1)[1] for p in names} == {"pdf", "docx", "pptx", "eml", "md"}
     assert [f.relpath for f in report.files] == names
     assert all(f.status is FileStatus.INGESTED for f in report.files)
     assert report.exit_code == 0
     assert report.kb_version == 1
     for record in report.files:
-        assert record.pages == _page_count(record.relpath)
+        if record.relpath.endswith(".pdf"):
+            assert record.pages == _page_count(record.relpath)
         assert record.chunks > 0
 
 
@@ -40,7 +42,7 @@ def test_rows_match_report_and_pages_are_real(sample_kb):
     kb, report = sample_kb
     rows = _rows(kb)
     assert len(rows) == report.counts.chunks_total == sum(f.chunks for f in report.files)
-    for name in {r["source"] for r in rows}:
+    for name in {r["source"] for r in rows if r["source"].endswith(".pdf")}:
         pages = _page_count(name)
         file_rows = [r for r in rows if r["source"] == name]
         assert len(file_rows) == next(f.chunks for f in report.files if f.relpath == name)
@@ -93,7 +95,8 @@ def test_chinese_question_finds_the_chinese_policy(sample_kb):
     BAAI/bge-m3 (and the segmented full-text search of the hybrid query)."""
     kb, _ = sample_kb
     hits = KB.open(kb).query("一线城市住宿费每晚不超过多少钱？", k=3, settings=quiet_settings())
-    assert {h.source for h in hits} == {"xinghe_travel_policy_zh.pdf"}
+    # The Chinese FAQ (meal allowance in 一线城市) is a fair distractor; the policy must come first.
+    assert hits[0].source == "xinghe_travel_policy_zh.pdf"
     assert any(2 in h.pages and "六百元" in h.text for h in hits)
 
 
@@ -177,6 +180,12 @@ def test_changed_and_deleted_files_replace_their_rows(docs_copy, tmp_path):
     assert old[0].source == "northwind_field_manual.pdf" and "pressure sensor" in old[0].text
 
 
+def _body_rows(markdown_table: str) -> int:
+    lines = markdown_table.splitlines()
+    separator = next(i for i, line in enumerate(lines) if line.startswith("|---"))
+    return len(lines) - separator - 1
+
+
 def test_budget_is_in_the_models_tokens_and_cleaning_is_in_the_manifest(tmp_path):
     """With a 48-token budget counted by MiniLM's own tokenizer, no chunk (heading path included)
     reaches the model's window, and the manifest says what cleaning removed, file by file."""
@@ -191,10 +200,11 @@ def test_budget_is_in_the_models_tokens_and_cleaning_is_in_the_manifest(tmp_path
     rows = _rows(tmp_path / "kb")
     # Only a table piece may exceed: caption + header rows + one row is its smallest readable unit.
     over = [r for r in rows if r["n_tokens"] > 48]
-    assert rows and all(r["kinds"] == ["table"] and r["text"].count("\n") == 3 for r in over)
+    assert rows and all(r["kinds"] == ["table"] and _body_rows(r["text"]) == 1 for r in over)
     for row in rows:  # the heading path is paid for out of the budget, down to half of it
         path = len(tokenizer(" > ".join(row["heading_path"]), add_special_tokens=False)["input_ids"])
-        assert row["n_tokens"] <= max(48 - path - 1, 24) or row in over
+        single_row_table = row["kinds"] == ["table"] and _body_rows(row["text"]) == 1
+        assert row["n_tokens"] <= max(48 - path - 1, 24) or single_row_table
         assert not row["text"].startswith(("，", "、", ",")), row["text"]
     manifest = KB.open(tmp_path / "kb").manifest()
     manual = next(f for f in manifest.files if f.relpath == "northwind_field_manual.pdf")

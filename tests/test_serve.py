@@ -131,7 +131,7 @@ def test_metadata_conditions_filter_records(service, condition, check):
 
 
 def test_conditions_combine_with_and_or(service):
-    harbor = {"name": "source", "comparison_operator": "contains", "value": "harbor"}
+    harbor = {"name": "source", "comparison_operator": "contains", "value": "harbor_q3"}
     lakeside = {"name": "source", "comparison_operator": "contains", "value": "lakeside"}
     both = {"logical_operator": "and", "conditions": [harbor, lakeside]}
     assert _ask(service, "news", top_k=10, metadata_condition=both).json()["records"] == []

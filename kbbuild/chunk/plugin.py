@@ -11,7 +11,7 @@ from kbbuild.records import Chunk, Document
 
 class StructureChunker(Chunker):
     name = "structure"
-    version = "2"
+    version = "3"
 
     def chunk(self, document: Document, settings: Settings, count: TokenCounter | None = None) -> list[Chunk]:
         options = settings.chunk

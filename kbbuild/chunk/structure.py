@@ -281,9 +281,14 @@ class StructureChunking:
             # heading goes into the text (the chunk's path becomes what the two share).
             for heading in self.headings:
                 heading.used = True
+            before = self._path()
             while self.headings and self.headings[-1].level >= level:
                 self.headings.pop()
             self.headings.append(_Heading(element, level, used=True))
+            # Headings the shared path will no longer carry are written into the text at _flush;
+            # their tokens are reserved now so the finished chunk stays within its budget.
+            dropped = before[len(_common_path([before, self._path()])) :]
+            self.piece.tokens += sum(self.count(text) for text in dropped)
             self._add(element)
             return
         self._flush()
@@ -302,9 +307,25 @@ class StructureChunking:
 
     def _flush(self) -> None:
         if self.piece.texts:
-            text = _join(self.piece.texts)
-            self._emit(text, self.piece.elements, self.count(text), _common_path(self.piece.paths))
+            path = _common_path(self.piece.paths)
+            text = _join(self._texts_with_headings(path))
+            self._emit(text, self.piece.elements, self.count(text), path)
         self.piece = _Piece()
+
+    def _texts_with_headings(self, common: tuple[str, ...]) -> list[str]:
+        """The piece's texts with every heading that is not in the chunk's (shared) path written in
+        where its section starts: a tiny section merged into the next must not lose its heading."""
+        texts: list[str] = []
+        shown = common
+        for text, path, element in zip(self.piece.texts, self.piece.paths, self.piece.elements, strict=True):
+            start = max(len(_common_path([shown, path])), len(common))
+            missing = list(path[start:])
+            if element.kind is ElementKind.HEADING and missing and missing[-1] == element.text:
+                missing.pop()
+            texts.extend(missing)
+            texts.append(text)
+            shown = path
+        return texts
 
     def _path(self) -> tuple[str, ...]:
         path = [h.text for h in self.headings]

@@ -115,12 +115,14 @@ def discover(root: Path, settings: Settings, supported: set[str]) -> Discovery:
             with path.open("rb") as handle:
                 head = handle.read(2048)
             fmt = sniff_format(path, head)
+            # A ".pdf" that is really HTML is a login or error page saved by a browser, not the
+            # document the user meant: refused with the reason even though HTML can be parsed.
+            reason = mislabel_reason(path, fmt)
+            if reason:
+                result.failures.append(_failed(relpath, reason, size=size, fmt=fmt))
+                continue
             if fmt not in supported:
-                reason = mislabel_reason(path, fmt)
-                if reason:
-                    result.failures.append(_failed(relpath, reason, size=size, fmt=fmt))
-                else:
-                    result.unsupported.append(relpath)
+                result.unsupported.append(relpath)
                 continue
             if size > max_bytes:
                 limit = settings.ingest.max_file_mb

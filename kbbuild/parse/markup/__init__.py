@@ -1,0 +1,1 @@
+"""Office, web, mail and plain-text files (docx, pptx, xlsx, html, md, txt, eml) through unstructured."""
