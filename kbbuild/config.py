@@ -284,9 +284,12 @@ class Settings(_Section):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     plugins: list[str] = Field(default_factory=list, description="Extra plugin modules to load (besides entry points).")
 
-    def fingerprint(self) -> str:
-        """Hash of the settings that change chunk text or vectors: when it changes, old rows are stale."""
+    def fingerprint(self, stage_versions: dict[str, str] | None = None) -> str:
+        """Hash of the settings that change chunk text or vectors: when it changes, old rows are stale.
+        ``stage_versions`` are the code versions of the stages every file goes through (cleaners,
+        chunker, embedder): a new chunker makes old chunks as stale as a new budget does."""
         relevant = {
+            "stages": stage_versions or {},
             "rows": ROW_FORMAT,
             "parse": self.parse.model_dump(),
             "ocr": self.ocr.model_dump(),

@@ -74,3 +74,16 @@ def test_changing_chunk_settings_reprocesses_everything_and_says_so(one_doc_kb):
     assert report.counts.chunks_total > first.counts.chunks_total
     rows = KB.open(kb).chunks_table(KB.open(kb).manifest()).to_arrow().to_pylist()
     assert all(r["n_tokens"] <= 20 for r in rows)
+
+
+def test_a_new_chunker_version_reprocesses_everything(one_doc_kb, monkeypatch):
+    """After an upgrade that changes how text is chunked, old chunks are as stale as after a new
+    budget: unchanged files are processed again rather than mixing two chunkers in one version."""
+    from kbbuild.chunk.plugin import StructureChunker
+
+    docs, kb, _ = one_doc_kb
+    monkeypatch.setattr(StructureChunker, "version", StructureChunker.version + "-next")
+    report = ingest(docs, kb, quiet_settings())
+    assert report.counts.files_ingested == 1 and report.counts.files_unchanged == 0
+    assert any("chunking/embedding code did" in note for note in report.notes)
+    assert KB.open(kb).manifest().config_fingerprint != KB.open(kb).manifest(1).config_fingerprint

@@ -73,6 +73,12 @@ class _Run:
         self.question_label = ""
         self.question_cache: dict[str, list[CachedQuestion]] = {}
 
+    def stage_versions(self) -> dict[str, str]:
+        """Code versions of the stages every file passes through (parsers differ per format and
+        are recorded per file instead)."""
+        stages = [*self.registry.cleaners, self.chunker, self.embed_provider]
+        return {f"{stage.kind}:{stage.name}": stage.version for stage in stages if stage is not None}
+
     def start_questions(self) -> None:
         """Load the configured question generator, or refuse the run with the reason it cannot."""
         options = self.settings.questions
@@ -282,7 +288,8 @@ def _plan(found: Discovery, previous: Manifest | None, fingerprint: str, full: b
         plan.notes.append(
             "--full: every file is processed again"
             if full
-            else "parse/chunk/embedding settings changed since the last version: every file is processed again"
+            else "parse/chunk/embedding settings changed, or the cleaning/chunking/embedding code did, since the "
+            "last version: every file is processed again"
         )
     if previous is not None and not rebuild:
         plan.previous_files = {f.relpath: f for f in previous.files if f.status is not FileStatus.REMOVED}
@@ -378,7 +385,8 @@ def ingest(
         previous = kb.latest_manifest()
         with run.timer.stage("discover"):
             found = discover(input_path, settings, registry.supported_formats())
-        plan = _plan(found, previous, settings.fingerprint(), full)
+        fingerprint = settings.fingerprint(run.stage_versions())
+        plan = _plan(found, previous, fingerprint, full)
         records = [*found.failures, *plan.unchanged]
 
         def report(version: int | None, code: ExitCode, writer: KBWriter | None, total: int) -> IngestReport:
@@ -443,7 +451,7 @@ def ingest(
             kbbuild_version=kbbuild_version(),
             table_versions=table_versions,
             config=settings.model_dump(mode="json"),
-            config_fingerprint=settings.fingerprint(),
+            config_fingerprint=fingerprint,
             embedding=embedding,
             plugins=registry.describe(),
             files=result.files,
