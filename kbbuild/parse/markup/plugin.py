@@ -16,11 +16,11 @@ from typing import Any
 
 from kbbuild.errors import InputError
 from kbbuild.hookspecs import hookimpl
-from kbbuild.parse.markup.elements import HeadingSource, convert, promote_title
+from kbbuild.parse.markup.elements import HeadingSource, convert, markup_element, promote_title
 from kbbuild.parse.markup.email_headers import read_headers
 from kbbuild.parse.markup.offline import english_model_source, prepare_unstructured
 from kbbuild.providers import ParseContext, Parser
-from kbbuild.records import Document, Element, ElementKind, ExtractionMethod, SourceFile
+from kbbuild.records import Document, Element, ElementKind, SourceFile
 
 PARSER_NAME = "unstructured"
 # Where headings come from: styles and tags, slide titles, or (txt, eml) the shape of a line.
@@ -74,17 +74,13 @@ def _unreadable(fmt: str, error: BaseException) -> InputError:
     return InputError(f"cannot read this {fmt} file (corrupt or not really {fmt}): {detail}")
 
 
-def _element(kind: ElementKind, text: str, parser: str, **fields: Any) -> Element:
-    return Element(kind=kind, text=text, parser=parser, method=ExtractionMethod.MARKUP, **fields)
-
-
 def _mail_preamble(path: Path, parser: str) -> tuple[list[Element], list[str]]:
     headers = read_headers(path)
     elements = []
     if headers.subject:
-        elements.append(_element(ElementKind.TITLE, headers.subject, parser))
+        elements.append(markup_element(ElementKind.TITLE, headers.subject, parser))
     if summary := headers.summary():
-        elements.append(_element(ElementKind.PARAGRAPH, summary, parser))
+        elements.append(markup_element(ElementKind.PARAGRAPH, summary, parser))
     warnings = [
         f"attachment '{name}' is not indexed: save it next to the mail to ingest it" for name in headers.attachments
     ]
@@ -103,7 +99,7 @@ def _signature_to_furniture(elements: list[Element]) -> list[Element]:
 
 
 def _notes(text: str, slide: int, parser: str) -> Element:
-    return _element(ElementKind.PARAGRAPH, text, parser, page=slide, meta={"speaker_notes": True})
+    return markup_element(ElementKind.PARAGRAPH, text, parser, page=slide, meta={"speaker_notes": True})
 
 
 def _with_speaker_notes(elements: list[Element], path: Path, parser: str) -> list[Element]:
