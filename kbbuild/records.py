@@ -422,6 +422,9 @@ class GcReport(_Record):
     new_version: int | None = Field(description="The version gc committed for the compacted tables, if any.")
     compacted: dict[str, int] = Field(description="Table -> fragments merged by compaction.")
     bytes_removed: int = Field(description="Bytes of table data and metadata Lance deleted.")
+    notes: list[str] = Field(
+        default_factory=list, description="What gc repaired first, and kept versions that had already lost data."
+    )
 
 
 class CollectionInfo(_Record):

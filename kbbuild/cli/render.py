@@ -187,6 +187,7 @@ def gc_text(report: GcReport) -> str:
         lines.append(f"kept because tagged: {', '.join(map(str, report.tagged_kept))}")
     size = report.bytes_removed
     lines.append(f"freed {size / 1e6:.1f} MB" if size >= 100_000 else f"freed {size / 1e3:.1f} kB")
+    lines.extend(f"note: {note}" for note in report.notes)
     return "\n".join(lines)
 
 

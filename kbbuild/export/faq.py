@@ -11,6 +11,7 @@ from pathlib import Path
 
 from kbbuild.errors import KBError
 from kbbuild.records import FaqPair, Manifest
+from kbbuild.store.kb import pinned_table
 from kbbuild.store.schema import QUESTIONS_TABLE
 
 CHUNK_COLUMNS = ["id", "source", "chunk_index", "text", "heading_path", "pages"]
@@ -19,8 +20,7 @@ CHUNK_COLUMNS = ["id", "source", "chunk_index", "text", "heading_path", "pages"]
 def faq_pairs(kb, manifest: Manifest) -> list[FaqPair]:
     if QUESTIONS_TABLE not in manifest.table_versions:
         raise KBError(f"KB version {manifest.kb_version} has no synthetic questions (ingest with --questions N)")
-    questions = kb.connect().open_table(QUESTIONS_TABLE)
-    questions.checkout(manifest.table_versions[QUESTIONS_TABLE])
+    questions = pinned_table(kb.connect(), QUESTIONS_TABLE, manifest)
     columns = ["chunk_id", "text", "score", "kept", "generator"]
     asked = [row for row in questions.to_arrow().select(columns).to_pylist() if row["kept"]]
     chunks = {row["id"]: row for row in kb.chunks_table(manifest).to_arrow().select(CHUNK_COLUMNS).to_pylist()}

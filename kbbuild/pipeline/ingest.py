@@ -23,6 +23,7 @@ from kbbuild.clean.furniture import furniture_lines
 from kbbuild.config import Settings
 from kbbuild.enrich.questions.select import AskedQuestions, CachedQuestion, question_rows, reuse, select_questions
 from kbbuild.errors import ConfigError, ExitCode, InputError, KbbuildError
+from kbbuild.faults import crash_point
 from kbbuild.pipeline.discover import Discovery, discover
 from kbbuild.plugins import Registry, kbbuild_version, make_plugin_manager
 from kbbuild.providers import Embedder, ParseContext, Questioner
@@ -38,7 +39,7 @@ from kbbuild.records import (
     VersionCounts,
     file_record,
 )
-from kbbuild.store.kb import KB
+from kbbuild.store.kb import KB, pinned_table
 from kbbuild.store.schema import QUESTIONS_TABLE, to_rows
 from kbbuild.store.writer import KBWriter
 
@@ -212,8 +213,7 @@ class _Run:
         not change keeps its id, and then its questions, without asking the generator again."""
         if self.questioner is None or QUESTIONS_TABLE not in previous.table_versions or not sources:
             return
-        table = kb.connect().open_table(QUESTIONS_TABLE)
-        table.checkout(previous.table_versions[QUESTIONS_TABLE])
+        table = pinned_table(kb.connect(), QUESTIONS_TABLE, previous)
         rows = table.search().select(["chunk_id", "source", "text", "score", "dropped", "generator", "vector"])
         for row in rows.limit(table.count_rows()).to_list():
             if row["source"] in sources and row["generator"] == self.question_label:
@@ -437,9 +437,12 @@ def ingest(
         records.extend(plan.removed)
         with run.timer.stage("store"):
             writer.flush()
+            crash_point("rows_written")
             writer.remove_older_rows([*ingested, *(r.relpath for r in plan.removed)])
+            crash_point("old_rows_deleted")
         with run.timer.stage("index"):
             plan.notes.extend(writer.build_indexes(settings.index))
+            crash_point("indexes_built")
         table_versions = writer.table_versions()
         total = writer.total_rows()
         failed = any(r.status is FileStatus.FAILED for r in records)

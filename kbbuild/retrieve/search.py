@@ -20,6 +20,7 @@ from kbbuild.config import IndexSettings
 from kbbuild.errors import KBError
 from kbbuild.records import AlsoIn, Manifest, Match, SearchHit
 from kbbuild.store.indexes import FTS_COLUMN, vector_index
+from kbbuild.store.kb import pinned_table
 from kbbuild.store.schema import CHUNKS_TABLE, QUESTIONS_TABLE
 from kbbuild.text.segment import search_text
 
@@ -67,12 +68,10 @@ class Searcher:
         self.manifest = manifest
         self.embed_query = embed_query
         self.index = index or IndexSettings()
-        self.chunks = db.open_table(CHUNKS_TABLE)
-        self.chunks.checkout(manifest.table_versions[CHUNKS_TABLE])
+        self.chunks = pinned_table(db, CHUNKS_TABLE, manifest)
         self.questions = None
         if QUESTIONS_TABLE in manifest.table_versions:
-            self.questions = db.open_table(QUESTIONS_TABLE)
-            self.questions.checkout(manifest.table_versions[QUESTIONS_TABLE])
+            self.questions = pinned_table(db, QUESTIONS_TABLE, manifest)
         columns = set(self.chunks.schema.names)
         self.has_fts = FTS_COLUMN in columns
         self.ann = {

@@ -14,10 +14,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from kbbuild.errors import KBError
+from kbbuild.faults import crash_point
 from kbbuild.records import CleaningCounts, FileStatus, GcReport, Manifest
+from kbbuild.store.commit import commit_version, recover, unprotected, unreadable
 from kbbuild.store.kb import KB
-from kbbuild.store.manifest import remove_manifest, write_manifest
-from kbbuild.store.tags import pin_table_versions, version_tag
+from kbbuild.store.manifest import remove_manifest
+from kbbuild.store.tags import version_tag
 
 
 def _now() -> datetime:
@@ -59,11 +61,6 @@ def _content_only(target: Manifest) -> dict[str, object]:
     return {"files": files, "counts": counts, "timings": {}}
 
 
-def _commit(kb: KB, db, manifest: Manifest) -> None:
-    write_manifest(kb.path, manifest)
-    pin_table_versions(db, manifest.kb_version, manifest.table_versions)
-
-
 def rollback(kb: KB, ref: str | int) -> Manifest:
     """Make the content of version ``ref`` current again, as a new version."""
     from kbbuild.plugins import kbbuild_version
@@ -74,6 +71,9 @@ def rollback(kb: KB, ref: str | int) -> Manifest:
         if target.kb_version == latest.kb_version:
             raise KBError(f"KB version {target.kb_version} is already the current version; nothing to roll back")
         db = kb.connect()
+        damaged = recover(kb.path, db).damaged
+        if target.kb_version in damaged:
+            raise KBError(f"cannot roll back to KB version {target.kb_version}: {damaged[target.kb_version]}")
         table_versions: dict[str, int] = {}
         for name, pinned in target.table_versions.items():
             table = db.open_table(name)
@@ -98,7 +98,7 @@ def rollback(kb: KB, ref: str | int) -> Manifest:
                 **_content_only(target),
             }
         )
-        _commit(kb, db, manifest)
+        commit_version(kb.path, db, manifest)
     return manifest
 
 
@@ -111,6 +111,8 @@ def gc(kb: KB, keep: int) -> GcReport:
     with kb.write_lock():
         latest = kb.manifest()
         db = kb.connect()
+        recovery = recover(kb.path, db)
+        notes, recovered_damage = recovery.notes, recovery.damaged
         compacted: dict[str, int] = {}
         for name, pinned in latest.table_versions.items():
             table = db.open_table(name)
@@ -140,10 +142,18 @@ def gc(kb: KB, keep: int) -> GcReport:
                     **_content_only(latest),
                 }
             )
-            _commit(kb, db, manifest)
+            commit_version(kb.path, db, manifest)
+            crash_point("gc_committed")
         # A version is gone once its manifest is; only then may the data it pinned go.
         for version in removed:
             remove_manifest(kb.path, version)
+        crash_point("gc_manifests_removed")
+        exposed = unprotected(kb.path, db, [v for v in kb.versions() if v not in recovered_damage])
+        if exposed:  # cleanup deletes every untagged table version: never let it near a kept one
+            raise KBError(
+                "gc stopped before deleting any data: these table versions of kept KB versions are not "
+                "protected by their kb-vN tag: " + "; ".join(exposed)
+            )
         bytes_removed = 0
         for name in db.list_tables().tables:
             table = db.open_table(name)
@@ -154,6 +164,13 @@ def gc(kb: KB, keep: int) -> GcReport:
                 older_than=timedelta(0), delete_unverified=True, error_if_tagged_old_versions=False
             )
             bytes_removed += stats.bytes_removed
+        crash_point("gc_cleaned")
+        lost = {v: why for v, why in unreadable(kb.path, db, kb.versions()).items() if v not in recovered_damage}
+        if lost:  # a guard against a Lance change of behaviour: it would be a bug, so say so loudly
+            raise KBError(
+                "gc deleted data that kept KB versions need: "
+                + "; ".join(f"version {v}: {why}" for v, why in lost.items())
+            )
     return GcReport(
         kept=kb.versions(),
         removed=removed,
@@ -161,4 +178,5 @@ def gc(kb: KB, keep: int) -> GcReport:
         new_version=new_version,
         compacted=compacted,
         bytes_removed=bytes_removed,
+        notes=notes,
     )

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from kbbuild.errors import KBError
 from kbbuild.records import CollectionInfo, Manifest, SearchHit
+from kbbuild.store.commit import recover
 from kbbuild.store.manifest import list_versions, read_manifest
 from kbbuild.store.schema import CHUNKS_TABLE
 from kbbuild.store.tags import check_name, read_tags, tag_table, valid_name, write_tags
@@ -134,6 +135,7 @@ class KB:
             if name in tags and tags[name] != version and not move:
                 raise KBError(f"tag '{name}' already names version {tags[name]} (use --move to move it)")
             db = self.connect()
+            recover(self.path, db)
             for table_name, table_version in self.manifest(version).table_versions.items():
                 tag_table(db.open_table(table_name), name, table_version)
             tags[name] = version
@@ -152,9 +154,7 @@ class KB:
 
     def chunks_table(self, manifest: Manifest):
         """The chunks table as it was at ``manifest``'s KB version (read-only view)."""
-        table = self.connect().open_table(CHUNKS_TABLE)
-        table.checkout(manifest.table_versions[CHUNKS_TABLE])
-        return table
+        return pinned_table(self.connect(), CHUNKS_TABLE, manifest)
 
     # -- writing -----------------------------------------------------------------------------
     @contextmanager
@@ -267,6 +267,21 @@ class KB:
             rerank=load_reranker(q.reranker, q.device) if use_rerank else None,
             rerank_candidates=q.rerank_candidates,
         )
+
+
+def pinned_table(db, name: str, manifest: Manifest):
+    """Table ``name`` checked out at the version ``manifest`` pins, or a KBError that says the data of
+    that KB version is gone instead of Lance's own error."""
+    table = db.open_table(name)
+    try:
+        table.checkout(manifest.table_versions[name])
+    except (ValueError, RuntimeError, OSError) as error:
+        raise KBError(
+            f"KB version {manifest.kb_version} cannot be read: the data of its {name} table "
+            f"(table version {manifest.table_versions[name]}) is gone ({error}). Query another version "
+            "(`kbbuild versions`)."
+        ) from error
+    return table
 
 
 def list_collections(root: str | Path) -> list[str]:

@@ -16,7 +16,7 @@ from kbbuild.records import Manifest
 VERSIONS_DIR = "versions"
 
 
-def _path(kb: Path, version: int) -> Path:
+def manifest_path(kb: Path, version: int) -> Path:
     return kb / VERSIONS_DIR / f"{version:08d}.json"
 
 
@@ -42,7 +42,7 @@ def atomic_write_text(target: Path, text: str) -> None:
 
 
 def write_manifest(kb: Path, manifest: Manifest) -> Path:
-    target = _path(kb, manifest.kb_version)
+    target = manifest_path(kb, manifest.kb_version)
     if target.exists():
         raise FileExistsError(f"KB version {manifest.kb_version} already exists: {target}")
     atomic_write_text(target, manifest.model_dump_json(indent=2))
@@ -57,9 +57,9 @@ def list_versions(kb: Path) -> list[int]:
 
 
 def read_manifest(kb: Path, version: int) -> Manifest:
-    return Manifest.model_validate_json(_path(kb, version).read_text(encoding="utf-8"))
+    return Manifest.model_validate_json(manifest_path(kb, version).read_text(encoding="utf-8"))
 
 
 def remove_manifest(kb: Path, version: int) -> None:
     """Delete a version's commit record (``kbbuild gc``): from here on the version does not exist."""
-    _path(kb, version).unlink(missing_ok=True)
+    manifest_path(kb, version).unlink(missing_ok=True)

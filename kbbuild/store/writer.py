@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from kbbuild.records import ChunkRow, EmbeddingModelInfo, Manifest, QuestionRow
+from kbbuild.store.commit import commit_version, recover
 from kbbuild.store.indexes import build_full_text_index, has_full_text_index, maintain_vector_index
 from kbbuild.store.kb import KB
-from kbbuild.store.manifest import write_manifest
 from kbbuild.store.schema import (
     CHUNKS_TABLE,
     QUESTIONS_TABLE,
@@ -26,7 +26,6 @@ from kbbuild.store.schema import (
     questions_schema,
     rows_to_table,
 )
-from kbbuild.store.tags import pin_table_versions
 
 if TYPE_CHECKING:
     from kbbuild.config import IndexSettings
@@ -111,6 +110,7 @@ class KBWriter:
         self.version = (previous.kb_version + 1) if previous else 1
         self.notes: list[str] = []
         self._db = kb.connect()
+        self.notes.extend(recover(kb.path, self._db).notes)
         self._tables: dict[str, _TableWriter] = {}
         self._open(CHUNKS_TABLE)
         for name in previous.table_versions if previous else ():
@@ -175,7 +175,6 @@ class KBWriter:
         return {name: table.table.version for name, table in self._tables.items()}
 
     def commit(self, manifest: Manifest) -> None:
-        """Write the manifest (the commit), then tag each table version ``kb-vN`` in LanceDB so other
-        Lance tools can check out a KB version by name and cleanup never removes it."""
-        write_manifest(self.kb.path, manifest)
-        pin_table_versions(self._db, manifest.kb_version, manifest.table_versions)
+        """Tag each table version ``kb-vN`` (so cleanup never removes it and Lance tools can check a
+        KB version out by name), then write the manifest: see ``store.commit``."""
+        commit_version(self.kb.path, self._db, manifest)
