@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -23,25 +25,36 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def service(sample_kb):
-    kb, _ = sample_kb
-    settings = Settings()
-    settings.ingest.progress = False
+@contextmanager
+def running(app) -> Iterator[httpx.Client]:
+    """``app`` served by uvicorn on a free localhost port, and a client for it."""
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(kb, settings, KEY), host="127.0.0.1", port=port, log_level="error")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
         assert time.monotonic() < deadline, "the server did not start"
         time.sleep(0.05)
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def quiet() -> Settings:
+    settings = Settings()
+    settings.ingest.progress = False
+    return settings
+
+
+@pytest.fixture(scope="module")
+def service(sample_kb):
+    kb, _ = sample_kb
+    with running(create_app(kb, quiet(), KEY)) as client:
         yield client
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 def _ask(client, query: str, *, key: str | None = KEY, top_k: int = 3, threshold: float = 0.0, **extra):
@@ -174,8 +187,9 @@ def test_documented_errors(service):
 
 
 def test_health_and_openapi(service):
-    health = service.get("/health").json()
+    health = service.get("/health", headers={"Authorization": f"Bearer {KEY}"}).json()
     assert health["status"] == "ok" and health["auth"] is True and health["collections"] == {"default": 1}
+    assert service.get("/health").json() == {"status": "ok"}  # liveness only without the key
     openapi = service.get("/openapi.json").json()
     assert "/retrieval" in openapi["paths"] and "/health" in openapi["paths"]
     assert "RetrievalRequest" in openapi["components"]["schemas"]

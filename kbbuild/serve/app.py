@@ -6,33 +6,53 @@ LLM app) can use a kbbuild KB as its knowledge base without copying it anywhere.
 ``metadata_condition``, and answers ``{"records": [{content, score, title, metadata}]}``. Hits are
 ordered by kbbuild's search (hybrid by default); ``score`` is the cosine similarity of query and
 chunk, or the reranker's relevance with reranking on, because Dify's threshold is a 0..1 similarity
-and fused ranks have no such scale. Errors are ``{"error_code", "error_msg"}`` with the codes below.
+and fused ranks have no such scale. Errors are ``{"error_code", "error_msg"}`` with the codes in
+``kbbuild.serve.errors``; the key and the body size are checked before the body is read (``guard``).
 """
 
 from __future__ import annotations
 
-import hmac
+import logging
 import threading
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
+from starlette.exceptions import HTTPException
 
 from kbbuild import __version__
 from kbbuild.config import Settings
 from kbbuild.errors import InputError, KBError
 from kbbuild.serve.conditions import FIELDS, MetadataCondition, metadata_sql
+from kbbuild.serve.errors import ERROR_CODES, ServeError, error_response
+from kbbuild.serve.guard import Guard, key_error, max_body_bytes
 
-ERROR_CODES = {
-    1001: (401, "Invalid Authorization header format. Expected 'Bearer <api-key>' format."),
-    1002: (403, "Authorization failed: wrong API key."),
-    2001: (404, "The knowledge does not exist."),
-    3001: (400, "Invalid request body."),
-    3002: (400, "Invalid metadata_condition."),
-    5001: (500, "Retrieval failed inside kbbuild."),
-}
+log = logging.getLogger("kbbuild.serve")
+_SEE_LOG = "Retrieval failed inside kbbuild; the server log has the details."
+
+
+def _surrogate_at(value: object, where: str) -> str | None:
+    """Where a lone UTF-16 surrogate hides in parsed JSON, or None. JSON may write one as
+    ``"\\ud800"``, Python keeps it, and the tokenizer, LanceDB and the response encoder all fail on it."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "body"
+        return None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = ((str(i), v) for i, v in enumerate(value))
+    else:
+        return None
+    for key, item in items:
+        found = _surrogate_at(key, where) or _surrogate_at(item, f"{where}.{key}" if where else str(key))
+        if found:
+            return found
+    return None
 
 
 class RetrievalSetting(BaseModel):
@@ -45,6 +65,14 @@ class RetrievalRequest(BaseModel):
     query: str
     retrieval_setting: RetrievalSetting
     metadata_condition: MetadataCondition | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: object) -> object:
+        found = _surrogate_at(data, "")
+        if found:
+            raise ValueError(f"{found} contains a lone UTF-16 surrogate, which is not text")
+        return data
 
 
 class RecordMetadata(BaseModel):
@@ -77,16 +105,13 @@ class ErrorResponse(BaseModel):
     error_msg: str
 
 
-class _Failure(Exception):
-    def __init__(self, code: int, detail: str | None = None) -> None:
-        super().__init__(detail or ERROR_CODES[code][1])
-        self.code = code
-        self.detail = detail or ERROR_CODES[code][1]
-
-
-def _error(code: int, detail: str | None = None) -> JSONResponse:
-    status, message = ERROR_CODES[code]
-    return JSONResponse(status_code=status, content={"error_code": code, "error_msg": detail or message})
+def _search_failure(error: KBError) -> ServeError:
+    """The client's view of a failed search. The KBError text holds the SQL filter (column names)
+    or the KB's folder: it goes to the server log, and the client gets a message in its own terms."""
+    log.error("retrieval failed: %s", error)
+    if "invalid filter" in str(error):
+        return ServeError(3002, "Invalid metadata_condition: the knowledge base cannot apply this filter.")
+    return ServeError(5001, _SEE_LOG)
 
 
 class _Searchers:
@@ -102,15 +127,25 @@ class _Searchers:
         self._cache: dict[tuple[str, int], object] = {}
         self._lock = threading.Lock()
 
-    def get(self, knowledge_id: str):
+    def _open(self, knowledge_id: str):
+        """The collection and version a knowledge_id names. KBError texts name the KB's folder,
+        which is none of the client's business, so the messages here are written for Dify users."""
         from kbbuild.store.kb import KB
 
         collection, _, ref = knowledge_id.partition("@")
+        name = collection or "default"
         try:
-            kb = KB.open(self.root, collection or None)
-            version = kb.manifest(kb.resolve(ref or None)).kb_version
-        except KBError as error:
-            raise _Failure(2001, f"The knowledge does not exist: {error}") from None
+            kb = KB.open(self.root, name)
+        except KBError:
+            raise ServeError(2001, f"The knowledge does not exist: no collection '{name}'.") from None
+        try:
+            return kb, kb.manifest(kb.resolve(ref or None)).kb_version
+        except KBError:
+            missing = f"no version or tag '{ref}'" if ref else "no version yet"
+            raise ServeError(2001, f"The knowledge does not exist: collection '{name}' has {missing}.") from None
+
+    def get(self, knowledge_id: str):
+        kb, version = self._open(knowledge_id)
         key = (kb.collection, version)
         with self._lock:
             if key not in self._cache:
@@ -118,8 +153,40 @@ class _Searchers:
             return self._cache[key]
 
 
-def create_app(root: Path, settings: Settings, api_key: str | None) -> FastAPI:
-    """The ASGI app. Without ``api_key`` every request is accepted: the CLI then binds to localhost."""
+def _install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves as ``{error_code, error_msg}``: Dify reads that shape, and a plain-text 500
+    or a reset connection tells its user nothing."""
+
+    @app.exception_handler(ServeError)
+    async def _failure(_: Request, failure: ServeError) -> JSONResponse:
+        return error_response(failure.code, failure.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(_problem(e) for e in error.errors())
+        return error_response(3001, f"Invalid request body: {problems}")
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, error: HTTPException) -> JSONResponse:
+        code = {404: 4004, 405: 4005}.get(error.status_code, 3001 if error.status_code < 500 else 5001)
+        return error_response(code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+        # The traceback goes to the server log (the server logs the re-raised exception); the client
+        # gets no internals, which may name the KB's folder or its columns.
+        return error_response(5001, _SEE_LOG)
+
+
+def _problem(error: dict) -> str:
+    """One validation problem as ``field.path: message``, with the fields Dify users know."""
+    where = ".".join(map(str, error["loc"][1:]))
+    return f"{where}: {error['msg']}" if where else str(error["msg"])
+
+
+def create_app(root: Path, settings: Settings, api_key: str | None, *, max_body: int | None = None) -> FastAPI:
+    """The ASGI app. Without ``api_key`` every request is accepted: the CLI then binds to localhost.
+    ``max_body`` caps request bodies in bytes (default ``$KBBUILD_SERVE_MAX_BODY``, else 1 MiB)."""
     from kbbuild.retrieve.rerank import load_reranker
     from kbbuild.store.kb import describe_collections
 
@@ -130,6 +197,8 @@ def create_app(root: Path, settings: Settings, api_key: str | None) -> FastAPI:
         + "; ".join(f"{code} ({status}): {text}" for code, (status, text) in ERROR_CODES.items())
         + f". Metadata fields: {', '.join(FIELDS)}.",
     )
+    app.add_middleware(Guard, api_key=api_key, max_body=max_body_bytes(max_body))
+    _install_error_handlers(app)
     searchers = _Searchers(root, settings)
     query = settings.query
     reranker_lock = threading.Lock()
@@ -143,39 +212,19 @@ def create_app(root: Path, settings: Settings, api_key: str | None) -> FastAPI:
                 state["reranker"] = load_reranker(query.reranker, query.device)
             return state["reranker"]
 
-    @app.exception_handler(_Failure)
-    async def _failure(_: Request, failure: _Failure) -> JSONResponse:
-        return _error(failure.code, failure.detail)
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in error.errors())
-        return _error(3001, f"Invalid request body: {problems}")
-
-    def check_key(request: Request) -> None:
-        if api_key is None:
-            return
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise _Failure(1001)
-        if not hmac.compare_digest(token.strip().encode(), api_key.encode()):
-            raise _Failure(1002)
-
     @app.post(
         "/retrieval",
         response_model=RetrievalResponse,
         responses={code: {"model": ErrorResponse, "description": text} for code, (_, text) in ERROR_CODES.items()},
     )
-    def retrieval(body: RetrievalRequest, request: Request) -> RetrievalResponse:
-        """Dify External Knowledge API: the best chunks for a query."""
-        check_key(request)
+    def retrieval(body: RetrievalRequest) -> RetrievalResponse:
+        """Dify External Knowledge API: the best chunks for a query. The key was checked by ``Guard``."""
         if not body.query.strip():
-            raise _Failure(3001, "Invalid request body: query is empty")
+            raise ServeError(3001, "Invalid request body: query is empty")
         try:
             where = metadata_sql(body.metadata_condition)
         except InputError as error:
-            raise _Failure(3002, f"Invalid metadata_condition: {error}") from None
+            raise ServeError(3002, f"Invalid metadata_condition: {error}") from None
         searcher = searchers.get(body.knowledge_id)
         try:
             hits = searcher.search(
@@ -190,8 +239,7 @@ def create_app(root: Path, settings: Settings, api_key: str | None) -> FastAPI:
                 rerank_candidates=query.rerank_candidates,
             )
         except KBError as error:
-            code = 3002 if "invalid filter" in str(error) else 5001
-            raise _Failure(code, str(error)) from None
+            raise _search_failure(error) from None
         records = []
         for hit in hits:
             score = hit.rerank_score if hit.rerank_score is not None else max(0.0, hit.similarity)
@@ -220,8 +268,11 @@ def create_app(root: Path, settings: Settings, api_key: str | None) -> FastAPI:
         return RetrievalResponse(records=records)
 
     @app.get("/health")
-    def health() -> dict:
-        """Liveness and what is served: each collection's current version."""
+    def health(request: Request) -> dict:
+        """Liveness for anyone (load balancers have no key); what is served (each collection's
+        current version) only for a valid key, since collection names say what the KB holds."""
+        if key_error(request.headers.get("authorization"), api_key) is not None:
+            return {"status": "ok"}
         collections = describe_collections(root)
         return {
             "status": "ok",

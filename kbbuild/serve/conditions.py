@@ -8,6 +8,7 @@ being ignored, because silently dropping a filter returns documents the caller m
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -20,6 +21,7 @@ NUMBER_FIELDS = {"chunk_index": "chunk_index", "n_tokens": "n_tokens", "kb_versi
 PAGE_FIELD = "page"
 FIELDS = sorted({*TEXT_FIELDS, *LIST_FIELDS, *NUMBER_FIELDS, PAGE_FIELD})
 
+_LARGEST = 2**53
 _NUMERIC = {"=": "=", "≠": "!=", "!=": "!=", ">": ">", "<": "<", "≥": ">=", ">=": ">=", "≤": "<=", "<=": "<="}
 
 
@@ -38,23 +40,43 @@ def _text(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def _shown(value: object) -> str:
+    """The client's value as an error message quotes it: short, since it may be anything."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _number(value: object) -> str:
+    """A SQL number. NaN, infinities and integers past 2**53 would reach LanceDB as literals its
+    columns cannot hold (Python's JSON accepts ``NaN`` and 400-digit integers), so they are refused here."""
     try:
         number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InputError(f"expected a number, got {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"expected a number, got {_shown(value)}") from None
+    if not math.isfinite(number) or abs(number) > _LARGEST:
+        raise InputError(f"expected a finite number of at most 2**53, got {_shown(value)}")
     return str(int(number)) if number.is_integer() else repr(number)
 
 
 def _values(value: object) -> list[object]:
-    return list(value) if isinstance(value, list) else [value]
+    values = list(value) if isinstance(value, list) else [value]
+    if not values:
+        raise InputError("needs at least one value")
+    return values
+
+
+def _like(value: object, template: str) -> str:
+    """A LIKE pattern that matches ``value`` literally: unescaped, a '%' or '_' in the value is a
+    wildcard, and "contains 100%" would match every row. LanceDB's SQL takes backslash (only) as
+    the escape character, and doubles quotes inside the string literal."""
+    literal = str(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return _text(template.format(literal)) + " ESCAPE '\\'"
 
 
 def _text_condition(column: str, op: str, value: object) -> str:
-    like = {"contains": "'%{}%'", "not contains": "'%{}%'", "start with": "'{}%'", "end with": "'%{}'"}
+    like = {"contains": "%{}%", "not contains": "%{}%", "start with": "{}%", "end with": "%{}"}
     if op in like:
-        pattern = like[op].format(str(value).replace("'", "''"))
-        return f"{column} {'NOT ' if op.startswith('not') else ''}LIKE {pattern}"
+        return f"{column} {'NOT ' if op.startswith('not') else ''}LIKE {_like(value, like[op])}"
     if op in ("is", "=", "is not", "≠", "!="):
         return f"{column} {'=' if op in ('is', '=') else '!='} {_text(value)}"
     if op in ("in", "not in"):
@@ -70,8 +92,7 @@ def _text_condition(column: str, op: str, value: object) -> str:
 def _list_condition(column: str, op: str, value: object) -> str:
     joined = f"array_to_string({column}, ' > ')"
     if op in ("contains", "not contains"):
-        pattern = "'%" + str(value).replace("'", "''") + "%'"
-        return f"{joined} {'NOT ' if op == 'not contains' else ''}LIKE {pattern}"
+        return f"{joined} {'NOT ' if op == 'not contains' else ''}LIKE {_like(value, '%{}%')}"
     if op in ("is", "is not"):
         return f"{'NOT ' if op == 'is not' else ''}array_has({column}, {_text(value)})"
     if op in ("in", "not in"):
@@ -113,13 +134,25 @@ def _number_condition(column: str, op: str, value: object) -> str:
     return f"{column} {sql} {_number(value)}"
 
 
+def _field(name: str | list[str]) -> str:
+    """The one field a condition names. Older Dify versions send it as a one-element list; an empty
+    or longer list names no single field, and guessing one would filter on something not asked for."""
+    if isinstance(name, str):
+        return name
+    if len(name) == 1:
+        return name[0]
+    raise InputError(f"a condition must name one metadata field, got {len(name)} (fields: {', '.join(FIELDS)})")
+
+
 def condition_sql(condition: Condition) -> str:
-    name = condition.name[0] if isinstance(condition.name, list) and condition.name else condition.name
+    name = _field(condition.name)
     op = condition.comparison_operator.strip().lower()
     if op in ("before", "after"):
         raise InputError(f"'{op}': kbbuild chunks have no date fields (fields: {', '.join(FIELDS)})")
     if op not in ("empty", "not empty") and condition.value is None:
         raise InputError(f"condition on '{name}' with '{op}' needs a value")
+    if op not in ("in", "not in", "empty", "not empty") and isinstance(condition.value, list):
+        raise InputError(f"condition on '{name}' with '{op}' takes one value, not a list (use 'in')")
     try:
         if name in TEXT_FIELDS:
             return _text_condition(TEXT_FIELDS[name], op, condition.value)
