@@ -36,6 +36,11 @@ class IngestSettings(_Section):
         description="Glob patterns (relative to the input folder) of files to skip.",
     )
     max_file_mb: float = Field(default=500, gt=0, description="Files larger than this are reported and skipped.")
+    follow_links: bool = Field(
+        default=False,
+        description="Follow symbolic links that lead outside the input folder (refused by default, so that a "
+        "link cannot put files from elsewhere into the KB and out through serve or export).",
+    )
     progress: bool = Field(default=True, description="Show tqdm progress bars on stderr.")
     write_batch_rows: int = Field(
         default=2000,

@@ -13,6 +13,7 @@ class ExitCode(IntEnum):
     USAGE = 2  # bad flags or kbbuild.toml (click uses 2 for usage errors too)
     NOTHING_INGESTED = 3  # ingest: no file could be ingested; no version was committed
     KB_ERROR = 4  # the KB cannot be used: missing, locked, built with another model, damaged
+    INTERNAL = 5  # a bug in kbbuild or a plugin: never reported as a partial failure
 
 
 class KbbuildError(Exception):

@@ -311,6 +311,7 @@ class FileStatus(str, Enum):
     UNCHANGED = "unchanged"
     FAILED = "failed"
     REMOVED = "removed"
+    SKIPPED = "skipped"  # present but deliberately not read (a link out of the input folder): rows removed
 
 
 class DuplicateLink(_Record):
@@ -372,6 +373,7 @@ class VersionCounts(_Record):
     files_unchanged: int
     files_failed: int
     files_removed: int
+    files_skipped: int = Field(default=0, description="Refused links and special files, listed with reasons.")
     pages: int
     pages_without_text: int
     pages_ocr: int

@@ -23,7 +23,14 @@ from .pdfmaker import notes_pdf
 
 pytestmark = pytest.mark.slow
 
-INGEST_STEPS = ["rows_written", "old_rows_deleted", "indexes_built", "tags_written", "manifest_written"]
+INGEST_STEPS = [
+    "rows_written",
+    "old_rows_deleted",
+    "indexes_built",
+    "tags_written",
+    "temp_file_written",  # the manifest's temp file, before its rename
+    "manifest_written",
+]
 GC_STEPS = ["gc_committed", "gc_manifests_removed", "gc_cleaned"]
 
 
@@ -88,6 +95,16 @@ def test_a_kill_at_any_commit_step_then_gc_keeps_every_listed_version(three_vers
     again = _kbbuild("ingest", docs, "--kb", kb, "--no-progress")
     assert again.returncode == 0, again.stderr
     _assert_every_listed_version_exports(cli, kb, tmp_path)
+    assert not list(kb.rglob("versions/.*.tmp")), "a killed run's temp manifest was left behind"
+
+
+def test_an_unexpected_error_at_commit_is_an_internal_error_not_a_partial_failure(three_versions, tmp_path):
+    docs, kb = _copy(three_versions, tmp_path)
+    notes_pdf(docs / "memo_c.pdf", 4)
+    failed = _kbbuild("ingest", docs, "--kb", kb, "--no-progress", crash_at="indexes_built:raise")
+    assert failed.returncode == 5, failed.stderr
+    assert "internal error" in failed.stderr and "not committed" in failed.stderr
+    assert KB.open(kb).versions() == [1, 2, 3]
 
 
 @pytest.mark.parametrize("step", GC_STEPS)

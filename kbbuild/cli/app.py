@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -122,6 +123,13 @@ def ingest(
     ocr_figures: Annotated[
         bool | None, typer.Option("--ocr-figures/--no-ocr-figures", help="Also OCR text inside figures.")
     ] = None,
+    follow_links: Annotated[
+        bool,
+        typer.Option(
+            "--follow-links",
+            help="Follow symbolic links that lead outside the input folder (by default they are refused and listed).",
+        ),
+    ] = False,
     keep_headers: Annotated[
         bool,
         typer.Option("--keep-headers", help="Keep running headers, footers and page numbers in the body text."),
@@ -162,6 +170,7 @@ def ingest(
             "ocr.enabled": ocr,
             "ocr.figures": ocr_figures,
             "clean.strip_furniture": False if keep_headers else None,
+            "ingest.follow_links": True if follow_links else None,
             "clean.redact_pii": True if redact_pii else None,
             "clean.dedup": dedup,
             "ingest.progress": False if not (progress and sys.stderr.isatty()) else None,
@@ -584,6 +593,14 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("kbbuild: interrupted", err=True)
         sys.exit(130)
+    except Exception as error:  # a bug: say so, with the traceback, and never exit 1 ("some files failed")
+        traceback.print_exc()
+        typer.echo(
+            f"kbbuild: internal error ({type(error).__name__}: {error}); this is a bug in kbbuild or a plugin. "
+            "Whatever the command was writing was not committed.",
+            err=True,
+        )
+        sys.exit(int(ExitCode.INTERNAL))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from kbbuild.records import (
     SearchHit,
     VersionDiff,
 )
+from kbbuild.text.printable import printable
 
 EXIT_MEANINGS = {
     ExitCode.OK: "ok",
@@ -64,7 +65,9 @@ def ingest_summary(report: IngestReport) -> str:
     lines = [
         f"kbbuild ingest: {version} in {report.kb_path}",
         f"  files   {c.files_seen} seen: {c.files_ingested} ingested, {c.files_unchanged} unchanged, "
-        f"{c.files_failed} failed, {c.files_removed} removed" + _skipped(report.unsupported),
+        f"{c.files_failed} failed, {c.files_removed} removed"
+        + (f", {c.files_skipped} refused" if c.files_skipped else "")
+        + _skipped(report.unsupported),
         f"  pages   {c.pages} parsed"
         + (f", {c.pages_ocr} by OCR" if c.pages_ocr else "")
         + (f", {c.pages_without_text} without text (not OCRed)" if c.pages_without_text else ""),
@@ -84,17 +87,18 @@ def ingest_summary(report: IngestReport) -> str:
         + (f"; {pages_per_s:.1f} pages/s parsing" if pages_per_s else "")
         + ")",
     ]
-    failed = [f for f in report.files if f.status is FileStatus.FAILED]
-    if failed:
-        lines.append("failures:")
-        lines.extend(f"  {f.relpath}: {f.error}" for f in failed)
+    for status, title in ((FileStatus.FAILED, "failures:"), (FileStatus.SKIPPED, "refused:")):
+        listed = [f for f in report.files if f.status is status]
+        if listed:
+            lines.append(title)
+            lines.extend(f"  {printable(f.relpath)}: {printable(f.error or '')}" for f in listed)
     warned = [f for f in report.files if f.warnings]
     if warned:
         lines.append("warnings:")
-        lines.extend(f"  {f.relpath}: {w}" for f in warned for w in f.warnings)
+        lines.extend(f"  {printable(f.relpath)}: {printable(w)}" for f in warned for w in f.warnings)
     if report.notes:
         lines.append("notes:")
-        lines.extend(f"  {note}" for note in report.notes)
+        lines.extend(f"  {printable(note)}" for note in report.notes)
     lines.append(f"exit code {report.exit_code} ({EXIT_MEANINGS[ExitCode(report.exit_code)]})")
     return "\n".join(lines)
 
@@ -104,7 +108,7 @@ def hits_text(hits: list[SearchHit], width: int = 100, max_chars: int | None = 6
         return "no hits"
     blocks = []
     for hit in hits:
-        head = f"#{hit.rank}  {hit.score:.3f}  {hit.source}  {pages_label(hit.pages)}"
+        head = f"#{hit.rank}  {hit.score:.3f}  {printable(hit.source)}  {pages_label(hit.pages)}"
         if hit.heading_path:
             head += "  [" + " > ".join(hit.heading_path) + "]"
         why = ", ".join(f"{m.via} #{m.rank}" for m in hit.matched_by)
@@ -116,7 +120,7 @@ def hits_text(hits: list[SearchHit], width: int = 100, max_chars: int | None = 6
         if hit.matched_question:
             body = f"    (matched question: {hit.matched_question})\n" + body
         if hit.also_in:
-            places = ", ".join(f"{a.source} {pages_label(a.pages)}" for a in hit.also_in[:5])
+            places = ", ".join(f"{printable(a.source)} {pages_label(a.pages)}" for a in hit.also_in[:5])
             more = f" and {len(hit.also_in) - 5} more" if len(hit.also_in) > 5 else ""
             body += f"\n    (also in: {places}{more})"
         blocks.append(head + "\n" + body)
@@ -211,7 +215,7 @@ def diff_text(result: VersionDiff) -> str:
     lines = [f"KB version {result.old} -> {result.new}"]
     for change in result.files:
         detail = f"{change.chunks_before} -> {change.chunks_after} chunks"
-        lines.append(f"  {marks[change.change]} {change.relpath}  ({detail})")
+        lines.append(f"  {marks[change.change]} {printable(change.relpath)}  ({detail})")
     lines.append(
         f"{result.added} added, {result.changed} changed, {result.removed} removed, {result.unchanged} unchanged; "
         f"chunks {result.chunks_before} -> {result.chunks_after}"

@@ -10,17 +10,29 @@ came from, from the stored copy, marked by a comment. The folder gets ``index.js
 from __future__ import annotations
 
 import json
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from kbbuild.errors import KBError
 from kbbuild.records import FileStatus, Manifest, MarkdownDocument, MarkdownIndex
+from kbbuild.text.printable import printable
 
 COLUMNS = ["id", "source", "chunk_index", "text", "heading_path", "pages"]
 LAST = 10**9  # sorts a re-inserted duplicate after the stored chunks of its page
 
 
+_UNSAFE_PARTS = {"": None, ".": None, "..": "%2E%2E"}
+
+
 def _target(folder: Path, relpath: str) -> tuple[Path, str]:
-    name = str(PurePosixPath(relpath)) + ".md"
-    return folder / name, name
+    """Where a source's Markdown goes: always inside ``folder``. A source is a relpath from the
+    manifest, which a hand-edited or hostile KB can fill with ``../`` or an absolute path; such parts
+    are neutralised, and the resolved path is checked (a link inside the folder could still lead out)."""
+    parts = [_UNSAFE_PARTS.get(part, part) for part in relpath.replace("\\", "/").split("/")]
+    name = "/".join(part for part in parts if part) + ".md"
+    path = folder / name
+    if not path.resolve().is_relative_to(folder.resolve()):
+        raise KBError(f"refusing to write {printable(relpath)!r} outside the export folder {folder}")
+    return path, name
 
 
 def _render(pieces: list[tuple[list[str], str, str | None]]) -> str:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kbbuild.config import Settings
+from kbbuild.pipeline.walk import walk
 from kbbuild.records import FileRecord, FileStatus, SourceFile
 
 _ZIP_FORMATS = {".docx": "docx", ".pptx": "pptx", ".xlsx": "xlsx", ".odt": "odt", ".epub": "epub"}
@@ -33,9 +33,14 @@ _TEXT_FORMATS = {
 
 def sniff_format(path: Path, head: bytes) -> str:
     """The format the content says, using the extension only to tell apart formats that share a
-    container (docx/pptx/xlsx are all zip) or that have no signature (md, txt)."""
+    container (docx/pptx/xlsx are all zip) or that have no signature (md, txt).
+
+    A PDF starts with ``%PDF-``. Readers accept junk before it within the first 1,024 bytes, so a
+    file *named* .pdf gets that allowance; any other file must start with it, or a Markdown note
+    that quotes a PDF header would be taken for a broken PDF.
+    """
     ext = path.suffix.lower()
-    if b"%PDF-" in head[:1024]:
+    if head.startswith(b"%PDF-") or (ext == ".pdf" and b"%PDF-" in head[:1024]):
         return "pdf"
     if head.startswith(b"PK\x03\x04"):
         return _ZIP_FORMATS.get(ext, "zip")
@@ -77,6 +82,8 @@ class Discovery:
     sources: list[SourceFile] = field(default_factory=list)
     failures: list[FileRecord] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
+    skipped: list[FileRecord] = field(default_factory=list)  # deliberately not read: refused links, devices
+    unreadable_folders: list[str] = field(default_factory=list)  # relpaths of folders that could not be listed
 
 
 def _excluded(relpath: str, patterns: list[str]) -> bool:
@@ -84,29 +91,37 @@ def _excluded(relpath: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatch(relpath, p) or fnmatch.fnmatch(name, p) for p in patterns)
 
 
-def _walk(root: Path) -> list[Path]:
-    if root.is_file():
-        return [root]
-    found = []
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        dirs.sort()
-        found.extend(Path(folder) / name for name in sorted(files))
-    return found
-
-
 def _failed(relpath: str, error: str, size: int | None = None, sha: str | None = None, fmt: str | None = None):
     return FileRecord(relpath=relpath, sha256=sha, size=size, format=fmt, status=FileStatus.FAILED, error=error)
+
+
+def _skipped(relpath: str, reason: str) -> FileRecord:
+    return FileRecord(relpath=relpath, sha256=None, size=None, format=None, status=FileStatus.SKIPPED, error=reason)
 
 
 def discover(root: Path, settings: Settings, supported: set[str]) -> Discovery:
     """Every file under ``root`` that a parser can read, with its hash; the rest, with reasons."""
     result = Discovery()
-    base = root.parent if root.is_file() else root
     max_bytes = settings.ingest.max_file_mb * 1024 * 1024
-    for path in _walk(root):
-        relpath = path.relative_to(base).as_posix()
-        if _excluded(relpath, settings.ingest.exclude) or (path.is_symlink() and not path.exists()):
+    seen: set[str] = set()
+    for entry in walk(root, follow_links=settings.ingest.follow_links):
+        if _excluded(entry.relpath, settings.ingest.exclude):
             continue
+        if entry.relpath in seen:  # only names with undecodable bytes can collide (see walk.storable_name)
+            why = "its name has bytes that are not UTF-8, and written with %XX it equals another file's name"
+            result.failures.append(_failed(f"{entry.relpath} (name collision)", why))
+            continue
+        seen.add(entry.relpath)
+        if entry.refused:
+            result.skipped.append(_skipped(entry.relpath, entry.problem or "not read"))
+            continue
+        if entry.problem:
+            if entry.folder:
+                result.unreadable_folders.append(entry.relpath)
+            relpath = entry.relpath + ("/" if entry.folder else "")
+            result.failures.append(_failed(relpath, entry.problem, fmt=entry.kind))
+            continue
+        path, relpath = entry.path, entry.relpath
         try:
             size = path.stat().st_size
             if size == 0:

@@ -39,6 +39,7 @@ from kbbuild.records import (
     VersionCounts,
     file_record,
 )
+from kbbuild.store.failures import storage_errors
 from kbbuild.store.kb import KB, pinned_table
 from kbbuild.store.schema import QUESTIONS_TABLE, to_rows
 from kbbuild.store.writer import KBWriter
@@ -278,6 +279,8 @@ class _Plan:
     unchanged: list[FileRecord] = field(default_factory=list)
     removed: list[FileRecord] = field(default_factory=list)
     previous_files: dict[str, FileRecord] = field(default_factory=dict)
+    unreadable: list[FileRecord] = field(default_factory=list)
+    rows_to_drop: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -299,8 +302,10 @@ def _plan(found: Discovery, previous: Manifest | None, fingerprint: str, full: b
             plan.unchanged.append(old.model_copy(update={"status": FileStatus.UNCHANGED, "warnings": []}))
         else:
             plan.todo.append(source)
-    present = {s.relpath for s in found.sources} | {f.relpath for f in found.failures}
+    plan.unreadable = _behind_unreadable_folders(found, plan.previous_files)
+    present = {s.relpath for s in found.sources} | {f.relpath for f in [*found.failures, *plan.unreadable]}
     _requeue_linked(plan, found, present)
+    skipped = {f.relpath for f in found.skipped}
     plan.removed = [
         FileRecord(
             relpath=old.relpath,
@@ -311,9 +316,23 @@ def _plan(found: Discovery, previous: Manifest | None, fingerprint: str, full: b
             parser=old.parser,
         )
         for old in plan.previous_files.values()
-        if old.relpath not in present
+        if old.relpath not in present and old.relpath not in skipped and not old.relpath.endswith("/")
     ]
+    plan.rows_to_drop = sorted({r.relpath for r in plan.removed} | (skipped & set(plan.previous_files)))
     return plan
+
+
+def _behind_unreadable_folders(found: Discovery, previous: dict[str, FileRecord]) -> list[FileRecord]:
+    """Files of the previous version inside a folder that could not be listed this time: they are
+    failures (their rows stay), not deletions. A permission slip must never empty a KB."""
+    records = []
+    for folder in found.unreadable_folders:
+        inside = "" if folder == "." else folder + "/"
+        for old in previous.values():
+            if old.relpath.startswith(inside) and not old.relpath.endswith("/"):
+                why = f"folder {folder}/ cannot be listed this time, so this file was not read"
+                records.append(old.model_copy(update={"status": FileStatus.FAILED, "error": why, "warnings": []}))
+    return records
 
 
 def _requeue_linked(plan: _Plan, found: Discovery, present: set[str]) -> None:
@@ -337,11 +356,12 @@ def _requeue_linked(plan: _Plan, found: Discovery, present: set[str]) -> None:
 def _counts(found: Discovery, records: list[FileRecord], writer: KBWriter | None, total: int) -> VersionCounts:
     processed = [r for r in records if r.status is FileStatus.INGESTED]
     return VersionCounts(
-        files_seen=len(found.sources) + len(found.failures),
+        files_seen=len(found.sources) + len(found.failures) + len(found.skipped),
         files_ingested=len(processed),
         files_unchanged=sum(r.status is FileStatus.UNCHANGED for r in records),
         files_failed=sum(r.status is FileStatus.FAILED for r in records),
         files_removed=sum(r.status is FileStatus.REMOVED for r in records),
+        files_skipped=sum(r.status is FileStatus.SKIPPED for r in records),
         pages=sum(r.pages for r in processed),
         pages_without_text=sum(len(r.pages_without_text) for r in processed),
         pages_ocr=sum(len(r.pages_ocr) for r in processed),
@@ -387,7 +407,7 @@ def ingest(
             found = discover(input_path, settings, registry.supported_formats())
         fingerprint = settings.fingerprint(run.stage_versions())
         plan = _plan(found, previous, fingerprint, full)
-        records = [*found.failures, *plan.unchanged]
+        records = [*found.failures, *plan.unreadable, *found.skipped, *plan.unchanged]
 
         def report(version: int | None, code: ExitCode, writer: KBWriter | None, total: int) -> IngestReport:
             records.sort(key=lambda r: r.relpath)
@@ -417,53 +437,61 @@ def ingest(
                 run.load_question_cache(kb, previous, {s.relpath for s in plan.todo})
             run.start_dedup(kb, previous if not plan.rebuild else None, {r.relpath for r in plan.unchanged})
         embedding = run.embedder.info if plan.todo else previous.embedding
-        writer = KBWriter(kb, previous, embedding, plan.rebuild, settings.ingest.write_batch_rows)
-        plan.notes.extend(writer.notes)
-        with tqdm(
-            total=len(plan.todo), unit="file", desc="ingest", disable=not settings.ingest.progress, dynamic_ncols=True
-        ) as bar:
-            for source in plan.todo:
-                records.append(run.process(source, writer, bar))
-                bar.update(1)
-        ingested = [r.relpath for r in records if r.status is FileStatus.INGESTED]
-        for record in records:
-            old = plan.previous_files.get(record.relpath)
-            if record.status is FileStatus.FAILED and old is not None and old.chunks:
-                plan.notes.append(f"{record.relpath}: failed this time; its rows from the previous version are kept")
-        if not ingested and not plan.unchanged and not plan.removed:
-            plan.notes.append("no file could be ingested; the KB is unchanged")
-            return report(None, ExitCode.NOTHING_INGESTED, writer, previous_total)
+        previous_version = previous.kb_version if previous else None
+        with storage_errors(f"write a new KB version to {kb.label}", previous_version):
+            writer = KBWriter(kb, previous, embedding, plan.rebuild, settings.ingest.write_batch_rows)
+            plan.notes.extend(writer.notes)
+            with tqdm(
+                total=len(plan.todo),
+                unit="file",
+                desc="ingest",
+                disable=not settings.ingest.progress,
+                dynamic_ncols=True,
+            ) as bar:
+                for source in plan.todo:
+                    records.append(run.process(source, writer, bar))
+                    bar.update(1)
+            ingested = [r.relpath for r in records if r.status is FileStatus.INGESTED]
+            for record in records:
+                old = plan.previous_files.get(record.relpath)
+                if record.status is FileStatus.FAILED and old is not None and old.chunks:
+                    plan.notes.append(
+                        f"{record.relpath}: failed this time; its rows from the previous version are kept"
+                    )
+            if not ingested and not plan.unchanged and not plan.removed:
+                plan.notes.append("no file could be ingested; the KB is unchanged")
+                return report(None, ExitCode.NOTHING_INGESTED, writer, previous_total)
 
-        records.extend(plan.removed)
-        with run.timer.stage("store"):
-            writer.flush()
-            crash_point("rows_written")
-            writer.remove_older_rows([*ingested, *(r.relpath for r in plan.removed)])
-            crash_point("old_rows_deleted")
-        with run.timer.stage("index"):
-            plan.notes.extend(writer.build_indexes(settings.index))
-            crash_point("indexes_built")
-        table_versions = writer.table_versions()
-        total = writer.total_rows()
-        failed = any(r.status is FileStatus.FAILED for r in records)
-        result = report(writer.version, ExitCode.PARTIAL_FAILURE if failed else ExitCode.OK, writer, total)
-        manifest = Manifest(
-            kb_version=writer.version,
-            parent_version=previous.kb_version if previous else None,
-            created_at=datetime.now(timezone.utc),
-            kbbuild_version=kbbuild_version(),
-            table_versions=table_versions,
-            config=settings.model_dump(mode="json"),
-            config_fingerprint=fingerprint,
-            embedding=embedding,
-            plugins=registry.describe(),
-            files=result.files,
-            counts=result.counts,
-            timings=result.timings,
-            notes=result.notes,
-            collection=kb.collection,
-        )
-        writer.commit(manifest)
+            records.extend(plan.removed)
+            with run.timer.stage("store"):
+                writer.flush()
+                crash_point("rows_written")
+                writer.remove_older_rows([*ingested, *plan.rows_to_drop])
+                crash_point("old_rows_deleted")
+            with run.timer.stage("index"):
+                plan.notes.extend(writer.build_indexes(settings.index))
+                crash_point("indexes_built")
+            table_versions = writer.table_versions()
+            total = writer.total_rows()
+            failed = any(r.status is FileStatus.FAILED for r in records)
+            result = report(writer.version, ExitCode.PARTIAL_FAILURE if failed else ExitCode.OK, writer, total)
+            manifest = Manifest(
+                kb_version=writer.version,
+                parent_version=previous.kb_version if previous else None,
+                created_at=datetime.now(timezone.utc),
+                kbbuild_version=kbbuild_version(),
+                table_versions=table_versions,
+                config=settings.model_dump(mode="json"),
+                config_fingerprint=fingerprint,
+                embedding=embedding,
+                plugins=registry.describe(),
+                files=result.files,
+                counts=result.counts,
+                timings=result.timings,
+                notes=result.notes,
+                collection=kb.collection,
+            )
+            writer.commit(manifest)
     try:
         pm.hook.kbbuild_version_committed(kb_path=kb.path, manifest=manifest)
     except Exception as error:  # the version is durable; a plugin failing after it is only a note

@@ -11,6 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from kbbuild.faults import crash_point
 from kbbuild.records import Manifest
 
 VERSIONS_DIR = "versions"
@@ -30,6 +31,7 @@ def atomic_write_text(target: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        crash_point("temp_file_written")
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
