@@ -34,6 +34,7 @@ from kbbuild.parse.pdf.tables import TextTable, find_tables, table_signal
 from kbbuild.parse.reading_order import xy_cut_order
 from kbbuild.records import BBox, Element, ElementKind, ExtractionMethod, PageInfo
 from kbbuild.text.tables import to_html, to_markdown
+from kbbuild.workers import exit_with_parent
 
 PARSER_NAME = "pdf"
 
@@ -271,7 +272,9 @@ def _executor(workers: int) -> ProcessPoolExecutor:
     if _pool is None or _pool._max_workers != workers:
         if _pool is not None:
             _pool.shutdown(cancel_futures=True)
-        _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        _pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent
+        )
     return _pool
 
 
