@@ -316,7 +316,9 @@ def _plan(found: Discovery, previous: Manifest | None, fingerprint: str, full: b
             parser=old.parser,
         )
         for old in plan.previous_files.values()
-        if old.relpath not in present and old.relpath not in skipped and not old.relpath.endswith("/")
+        if old.relpath not in present | skipped
+        and old.status is not FileStatus.SKIPPED
+        and not old.relpath.endswith("/")
     ]
     plan.rows_to_drop = sorted({r.relpath for r in plan.removed} | (skipped & set(plan.previous_files)))
     return plan
