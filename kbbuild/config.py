@@ -274,6 +274,11 @@ class ServeSettings(_Section):
         default="KBBUILD_API_KEY",
         description="Environment variable holding the Bearer key clients must send; unset = no auth, localhost only.",
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1,
+        description="Largest request body accepted; larger ones get 413 (error 3003) before they are read whole.",
+    )
 
 
 class Settings(_Section):

@@ -13,11 +13,11 @@ import lancedb
 import pyarrow as pa
 import pytest
 
+from kbbuild.config import Settings, load_settings
 from kbbuild.errors import ConfigError, KBError
 from kbbuild.serve import app as serve_app
 from kbbuild.serve.app import create_app
 from kbbuild.serve.conditions import MetadataCondition, metadata_sql
-from kbbuild.serve.guard import DEFAULT_MAX_BODY, MAX_BODY_ENV, max_body_bytes
 from tests.test_serve import KEY, quiet, running
 
 pytestmark = pytest.mark.slow
@@ -99,8 +99,9 @@ def test_a_big_body_without_a_key_is_refused_before_it_is_read(served):
 
 def test_an_oversized_body_gets_413_json_whether_declared_or_chunked(served):
     _, port, _ = served
-    status, payload, seconds = _raw(port, _head(DEFAULT_MAX_BODY + 1, key=KEY))
-    assert (status, payload["error_code"]) == (413, 3003) and str(DEFAULT_MAX_BODY) in payload["error_msg"]
+    limit = Settings().serve.max_body_bytes
+    status, payload, seconds = _raw(port, _head(limit + 1, key=KEY))
+    assert (status, payload["error_code"]) == (413, 3003) and str(limit) in payload["error_msg"]
     assert seconds < 5
     chunk = b"x" * 262144
     chunks = [b"%x\r\n%s\r\n" % (len(chunk), chunk)] * 32  # 8 MiB, no Content-Length
@@ -115,20 +116,20 @@ def test_without_a_key_an_invalid_body_is_an_auth_error(served):
     assert _is_error(_post(client, {"query": 5}, headers={"Authorization": "Bearer nope"}), 403, 1002)
 
 
-def test_the_body_limit_is_configurable(sample_kb, monkeypatch):
+def test_the_body_limit_is_configurable(sample_kb, tmp_path):
     kb, _ = sample_kb
     body = {"knowledge_id": "default", "query": "pump " * 200, "retrieval_setting": SETTING}
-    with running(create_app(kb, quiet(), KEY, max_body=512)) as client:
+    config = tmp_path / "kbbuild.toml"
+    config.write_text("[serve]\nmax_body_bytes = 512\n", encoding="utf-8")
+    settings = load_settings(config)
+    settings.ingest.progress = False
+    with running(create_app(kb, settings, KEY)) as client:
         assert _is_error(_post(client, body), 413, 3003).endswith("the limit is 512 bytes.")
         body["query"] = "pump"
         assert _post(client, body).status_code == 200
-    monkeypatch.setenv(MAX_BODY_ENV, "2048")
-    assert max_body_bytes() == 2048 and max_body_bytes(100) == 100
-    monkeypatch.delenv(MAX_BODY_ENV)
-    assert max_body_bytes() == DEFAULT_MAX_BODY
-    monkeypatch.setenv(MAX_BODY_ENV, "1MB")
-    with pytest.raises(ConfigError, match=MAX_BODY_ENV):
-        max_body_bytes()
+    config.write_text("[serve]\nmax_body_bytes = 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="max_body_bytes"):
+        load_settings(config)
 
 
 # -- 2. no unhandled 500s: bad input is 3001/3002, anything else 5001, all JSON -----------------

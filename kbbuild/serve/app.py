@@ -27,7 +27,7 @@ from kbbuild.config import Settings
 from kbbuild.errors import InputError, KBError
 from kbbuild.serve.conditions import FIELDS, MetadataCondition, metadata_sql
 from kbbuild.serve.errors import ERROR_CODES, ServeError, error_response
-from kbbuild.serve.guard import Guard, key_error, max_body_bytes
+from kbbuild.serve.guard import Guard, key_error
 
 log = logging.getLogger("kbbuild.serve")
 _SEE_LOG = "Retrieval failed inside kbbuild; the server log has the details."
@@ -186,7 +186,7 @@ def _problem(error: dict) -> str:
 
 def create_app(root: Path, settings: Settings, api_key: str | None, *, max_body: int | None = None) -> FastAPI:
     """The ASGI app. Without ``api_key`` every request is accepted: the CLI then binds to localhost.
-    ``max_body`` caps request bodies in bytes (default ``$KBBUILD_SERVE_MAX_BODY``, else 1 MiB)."""
+    ``max_body`` caps request bodies in bytes (default ``[serve] max_body_bytes``)."""
     from kbbuild.retrieve.rerank import load_reranker
     from kbbuild.store.kb import describe_collections
 
@@ -197,7 +197,7 @@ def create_app(root: Path, settings: Settings, api_key: str | None, *, max_body:
         + "; ".join(f"{code} ({status}): {text}" for code, (status, text) in ERROR_CODES.items())
         + f". Metadata fields: {', '.join(FIELDS)}.",
     )
-    app.add_middleware(Guard, api_key=api_key, max_body=max_body_bytes(max_body))
+    app.add_middleware(Guard, api_key=api_key, max_body=max_body or settings.serve.max_body_bytes)
     _install_error_handlers(app)
     searchers = _Searchers(root, settings)
     query = settings.query

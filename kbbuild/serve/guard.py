@@ -11,14 +11,12 @@ passes the cap. A Dify request is a query and a few conditions: a few KiB.
 from __future__ import annotations
 
 import hmac
-import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.responses import Response
 
-from kbbuild.errors import ConfigError
 from kbbuild.serve.errors import error_response
 
 Message = MutableMapping[str, Any]
@@ -26,8 +24,6 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[MutableMapping[str, Any], Receive, Send], Awaitable[None]]
 
-DEFAULT_MAX_BODY = 1024 * 1024
-MAX_BODY_ENV = "KBBUILD_SERVE_MAX_BODY"
 # Readable without a key: liveness and the API's own description (they reveal nothing about the KB).
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
 
@@ -38,21 +34,6 @@ class _TooLarge(Exception):
 
 class _Gone(Exception):
     """The client disconnected before its body was complete."""
-
-
-def max_body_bytes(explicit: int | None = None) -> int:
-    """The cap: ``explicit`` (``create_app``'s argument), else ``$KBBUILD_SERVE_MAX_BODY`` (bytes), else 1 MiB."""
-    if explicit is not None:
-        value: object = explicit
-    else:
-        value = os.environ.get(MAX_BODY_ENV, "").strip() or DEFAULT_MAX_BODY
-    try:
-        limit = int(value)  # type: ignore[call-overload]
-    except ValueError:
-        raise ConfigError(f"${MAX_BODY_ENV} must be a number of bytes, got {value!r}") from None
-    if limit < 1:
-        raise ConfigError(f"the request body limit must be at least 1 byte, got {limit}")
-    return limit
 
 
 def key_error(header: str | None, api_key: str | None) -> int | None:
