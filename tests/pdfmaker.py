@@ -232,3 +232,81 @@ def notes_pdf(path: Path, number: int, sections: int = 4) -> Path:
             y = height - 72
     pdf.save()
     return path
+
+
+# The classic subset-font layout: glyph codes are the characters' code points minus 29.
+GLYPH_SHIFT = 29
+
+
+def _pdf_string(data: bytes) -> str:
+    """A PDF literal string; every byte outside printable ASCII octal-escaped (raw CR/LF bytes in a
+    string would be read back as a line feed)."""
+    out = []
+    for byte in data:
+        if byte in b"()\\":
+            out.append("\\" + chr(byte))
+        elif 32 <= byte < 127:
+            out.append(chr(byte))
+        else:
+            out.append(f"\\{byte:03o}")
+    return "(" + "".join(out) + ")"
+
+
+def unmapped_glyphs_pdf(path: Path, pages: list[list[tuple[bool, float, float, list[str]]]]) -> Path:
+    """A PDF written object by object whose pages hold text blocks ``(shifted, x, y, lines)`` (12 pt,
+    16 pt leading, ``y`` the first baseline from the bottom). Plain blocks are Helvetica. Shifted
+    blocks are set in an embedded TrueType subset of Bitstream Vera (shipped inside reportlab) whose
+    code for each character is its code point minus ``GLYPH_SHIFT``, with no ToUnicode map and no
+    encoding, as old producers wrote subset fonts: the page shows the real words, while text
+    extraction returns the codes ("The turbine" reads "7KH\\x03WXUELQH" in pdfium, "7KH(cid:3)WXUELQH"
+    in pdfminer)."""
+    import zlib
+
+    import reportlab
+    from reportlab.pdfbase.ttfonts import TTFontFile
+
+    face = TTFontFile(str(Path(reportlab.__file__).parent / "fonts" / "Vera.ttf"))
+    characters = [code + GLYPH_SHIFT for code in range(127 - GLYPH_SHIFT)]  # font code -> Unicode
+    program = zlib.compress(face.makeSubset(characters))
+    widths = " ".join(str(int(face.charWidths.get(u, face.defaultWidth))) for u in characters)
+    objects: list[bytes] = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"",  # the page tree, once the pages are numbered
+        b"<< /Type /Font /Subtype /TrueType /BaseFont /AAAAAA+BitstreamVeraSans /FirstChar 0"
+        + f" /LastChar {len(characters) - 1} /Widths [{widths}] /FontDescriptor 4 0 R >>".encode(),
+        (
+            "<< /Type /FontDescriptor /FontName /AAAAAA+BitstreamVeraSans /Flags 4"
+            f" /FontBBox [{' '.join(map(str, face.bbox))}] /ItalicAngle 0 /Ascent {face.ascent}"
+            f" /Descent {face.descent} /CapHeight {face.capHeight} /StemV 87 /FontFile2 5 0 R >>"
+        ).encode(),
+        f"<< /Length {len(program)} /Filter /FlateDecode >>\nstream\n".encode() + program + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    kids = []
+    for blocks in pages:
+        ops = []
+        for shifted, x, y, lines in blocks:
+            ops.append(f"BT /{'F1' if shifted else 'F2'} 12 Tf 16 TL {x} {y} Td")
+            for line in lines:
+                data = bytes(ord(c) - GLYPH_SHIFT for c in line) if shifted else line.encode("cp1252")
+                ops.append(f"{_pdf_string(data)} Tj T*")
+            ops.append("ET")
+        stream = "\n".join(ops).encode("latin-1")
+        objects.append(f"<< /Length {len(stream)} >>\nstream\n".encode() + stream + b"\nendstream")
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents {len(objects)} 0 R"
+            " /Resources << /Font << /F1 3 0 R /F2 6 0 R >> >> >>".encode()
+        )
+        kids.append(f"{len(objects)} 0 R")
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>".encode()
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    path.write_bytes(bytes(out))
+    return path

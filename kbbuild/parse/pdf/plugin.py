@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -12,12 +14,13 @@ import numpy as np
 from kbbuild.clean.furniture import page_number_value
 from kbbuild.config import OcrSettings
 from kbbuild.hookspecs import hookimpl
+from kbbuild.parse.pdf.garbled import UNREADABLE_SHARE, garbled_reason, unreadable_share
 from kbbuild.parse.pdf.ocr_page import OcrPageReader, OcrStack
 from kbbuild.parse.pdf.textlayer import PARSER_NAME, read_text_layer
 from kbbuild.parse.reading_order import xy_cut_order
 from kbbuild.plugins import Registry
 from kbbuild.providers import ParseContext, Parser
-from kbbuild.records import Document, Element, ElementKind, ExtractionMethod, PageInfo, SourceFile
+from kbbuild.records import BBox, Document, Element, ElementKind, ExtractionMethod, PageInfo, SourceFile
 
 
 def build_ocr_stack(registry: Registry | None, settings: OcrSettings) -> tuple[OcrStack | None, list[str]]:
@@ -57,14 +60,92 @@ def render_pages(path: Path, pages: list[int], dpi: int) -> Iterator[tuple[int, 
         pdf.close()
 
 
-def _covers(own: Element, found: Element) -> bool:
-    """An OCR element mostly inside a text-layer element repeats it."""
-    a, b = own.bbox, found.bbox
-    if a is None or b is None:
-        return False
+def _overlap(a: BBox, b: BBox) -> float:
     w = min(a.x1, b.x1) - max(a.x0, b.x0)
     h = min(a.y1, b.y1) - max(a.y0, b.y0)
-    return w > 0 and h > 0 and w * h > 0.5 * max(b.width * b.height, 1e-6)
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def _covered(found: Element, own: list[Element]) -> bool:
+    """An OCR element mostly inside the text layer's elements repeats them. The union counts: an
+    OCR paragraph often spans two text-layer blocks (a paragraph gap OCR's layout does not split)."""
+    b = found.bbox
+    if b is None:
+        return False
+    inside = sum(_overlap(o.bbox, b) for o in own if o.bbox is not None)
+    return inside > 0.5 * max(b.width * b.height, 1e-6)
+
+
+# A page's nonsense is confined to some blocks (a sidebar in a font without a Unicode map) when the
+# blocks that read as text hold at least this share of its glyphs; otherwise all of it is replaced.
+MIN_KEPT_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class _Garbled:
+    """A page whose text layer decodes to nonsense: why, and whether any of it stays."""
+
+    reason: str
+    partial: bool  # True: the blocks that read as text stay, OCR fills in the rest of the page
+
+
+def _glyph_count(text: str) -> int:
+    return sum(not c.isspace() for c in text)
+
+
+def _drop_garbled(
+    elements: list[Element], pages: list[PageInfo]
+) -> tuple[list[Element], list[PageInfo], dict[int, _Garbled]]:
+    """Find the pages whose text layer decodes to nonsense (glyphs without a usable Unicode map,
+    see ``garbled``), drop the nonsense and mark the pages for OCR. Each page is judged as a whole
+    and block by block: a sidebar set in a broken font is too small to tip a page's statistics, and
+    a page of short garbled lines has no block big enough to judge. Blocks that are nonsense, or
+    merely hold unreadable codes, go. When the blocks that stay hold most of the page's glyphs and
+    still read as text together, the page is read like a mixed page (OCR adds what they do not
+    cover); otherwise its whole text layer goes and OCR replaces it, as for a scan."""
+    by_page: dict[int, list[Element]] = defaultdict(list)
+    for element in elements:
+        if element.text:
+            by_page[element.page or 0].append(element)
+    found: dict[int, _Garbled] = {}
+    dropped: set[int] = set()
+    out_pages = []
+    for page in pages:
+        own = by_page.get(page.number, [])
+        reasons = [r for r in (garbled_reason(e.text) for e in own) if r]
+        reason = garbled_reason("\n".join(e.text for e in own)) or next(iter(reasons), None)
+        if reason is None:
+            out_pages.append(page)
+            continue
+        kept = [e for e in own if unreadable_share(e.text) < UNREADABLE_SHARE and garbled_reason(e.text) is None]
+        total = sum(_glyph_count(e.text) for e in own)
+        kept_glyphs = sum(_glyph_count(e.text) for e in kept)
+        partial = bool(kept) and kept_glyphs >= MIN_KEPT_SHARE * total
+        partial = partial and garbled_reason("\n".join(e.text for e in kept)) is None
+        if partial:
+            kept_ids = {id(e) for e in kept}
+            dropped.update(id(e) for e in own if id(e) not in kept_ids)
+            page = page.model_copy(update={"garbage_ratio": round(1 - kept_glyphs / max(total, 1), 4)})
+        else:
+            dropped.update(id(e) for e in own)
+            page = page.model_copy(update={"has_text_layer": False, "garbage_ratio": 1.0})
+        found[page.number] = _Garbled(reason, partial)
+        out_pages.append(page)
+    return [e for e in elements if id(e) not in dropped], out_pages, found
+
+
+def _garbled_notes(found: dict[int, _Garbled], pages: list[PageInfo]) -> list[str]:
+    """One warning per page whose text layer was nonsense: why, and what replaced it."""
+    ocr = {p.number for p in pages if p.ocr}
+    notes = []
+    for number, garbled in sorted(found.items()):
+        what = "part of the text layer" if garbled.partial else "text layer"
+        if number in ocr:
+            done = "those blocks read by OCR" if garbled.partial else "read by OCR"
+        else:
+            done = "those blocks dropped, not OCRed" if garbled.partial else "its text dropped, not OCRed"
+        notes.append(f"page {number}: {what} decodes to nonsense ({garbled.reason}); {done}")
+    return notes
 
 
 class PdfParser(Parser):
@@ -81,10 +162,19 @@ class PdfParser(Parser):
             path, settings.parse.heading_size_ratio, context.on_page, workers, settings.parse.text_engine
         )
         warnings: list[str] = []
-        need_ocr = [p for p in pages if p.needs_ocr]
+        elements, pages, garbled = _drop_garbled(elements, pages)
+        title_dropped = title is not None and not any(e.kind is ElementKind.TITLE for e in elements)
+        need_ocr = [p for p in pages if p.needs_ocr or p.number in garbled]
         if need_ocr:
-            elements, pages, ocr_warnings = self._ocr(path, elements, pages, need_ocr, context)
+            keep_text = frozenset(n for n, g in garbled.items() if g.partial)
+            elements, pages, ocr_warnings = self._ocr(path, elements, pages, need_ocr, context, keep_text)
             warnings.extend(ocr_warnings)
+        if garbled:
+            warnings.extend(_garbled_notes(garbled, pages))
+            if title_dropped:  # it was nonsense: the first heading OCR found on page 1, if any
+                title = next(
+                    (" ".join(e.text.split()) for e in elements if e.page == 1 and e.kind is ElementKind.HEADING), None
+                )
         short = len(pages) <= settings.clean.layout_furniture_pages
         if short and settings.clean.strip_furniture and settings.ocr.enabled and settings.ocr.layout:
             elements, layout_warnings = self._layout_furniture(path, elements, pages, context)
@@ -92,7 +182,7 @@ class PdfParser(Parser):
         if settings.ocr.enabled and settings.ocr.figures:
             elements, figure_warnings = self._ocr_figures(path, elements, pages, context)
             warnings.extend(figure_warnings)
-            if title is None:
+            if title_dropped:  # it was nonsense: the first heading OCR found on page 1, if any
                 title = next((e.text for e in elements if e.page == 1 and e.kind is ElementKind.HEADING), None)
         return Document(
             source=source,
@@ -110,7 +200,11 @@ class PdfParser(Parser):
         pages: list[PageInfo],
         need_ocr: list[PageInfo],
         context: ParseContext,
+        keep_text: frozenset[int] = frozenset(),
     ) -> tuple[list[Element], list[PageInfo], list[str]]:
+        """OCR of ``need_ocr``: its elements replace the page's, except on mixed pages and the pages in
+        ``keep_text`` (partly nonsense, the nonsense already dropped), where the text layer's own
+        elements stay and OCR adds what they do not cover."""
         numbers = ", ".join(str(p.number) for p in need_ocr)
         settings = context.settings.ocr
         if not settings.enabled:
@@ -124,9 +218,9 @@ class PdfParser(Parser):
         for number, image in render_pages(path, list(facts), settings.dpi):
             page = facts[number]
             read = reader.read(image, number, settings.dpi)
-            if page.looks_mixed:  # keep the text layer; add what OCR found elsewhere on the page
+            if page.looks_mixed or number in keep_text:  # keep the text layer; add what OCR found elsewhere
                 own = [e for e in elements if e.page == page.number and (e.kind is not ElementKind.FIGURE or e.text)]
-                read = own + [e for e in read if not any(_covers(o, e) for o in own if o.bbox)]
+                read = own + [e for e in read if not _covered(e, own)]
                 read = [read[i] for i in xy_cut_order([e.bbox for e in read])]  # type: ignore[misc]
             by_page[page.number] = read
         merged = [e for e in elements if e.page not in by_page]
