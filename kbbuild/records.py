@@ -306,6 +306,26 @@ class EmbeddingModelInfo(_Record):
         )
 
 
+class PreparedFile(_Record):
+    """One file as the parse worker hands it on: parsed, cleaned and chunked, or failed with a reason.
+
+    Only this travels from a worker process to the embedding stage (never the rendered pages or the
+    full element list), so what crosses the process boundary is about the size of the chunk text.
+    """
+
+    source: SourceFile
+    parser: str
+    chunks: tuple[Chunk, ...] = ()
+    pages: int = 0
+    pages_without_text: tuple[int, ...] = ()
+    pages_ocr: tuple[int, ...] = ()
+    warnings: tuple[str, ...] = ()
+    cleaning: CleaningCounts = Field(default_factory=CleaningCounts)
+    furniture: tuple[str, ...] = ()
+    error: str | None = Field(default=None, description="Why the file failed; then nothing else is filled in.")
+    seconds: dict[str, float] = Field(default_factory=dict, description="Time per worker stage: parse, clean, chunk.")
+
+
 class FileStatus(str, Enum):
     INGESTED = "ingested"
     UNCHANGED = "unchanged"

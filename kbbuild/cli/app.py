@@ -123,6 +123,14 @@ def ingest(
     ocr_figures: Annotated[
         bool | None, typer.Option("--ocr-figures/--no-ocr-figures", help="Also OCR text inside figures.")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Processes that parse, clean and chunk files while this one embeds and writes "
+            "(default: one per core; 0 = all in this process).",
+        ),
+    ] = None,
     follow_links: Annotated[
         bool,
         typer.Option(
@@ -171,6 +179,7 @@ def ingest(
             "ocr.figures": ocr_figures,
             "clean.strip_furniture": False if keep_headers else None,
             "ingest.follow_links": True if follow_links else None,
+            "ingest.workers": workers,
             "clean.redact_pii": True if redact_pii else None,
             "clean.dedup": dedup,
             "ingest.progress": False if not (progress and sys.stderr.isatty()) else None,

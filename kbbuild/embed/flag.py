@@ -32,10 +32,7 @@ def pick_device(requested: str) -> str:
 
 class FlagEmbedder(Embedder):
     def __init__(self, resolved: ResolvedModel, device: str, batch_size: int, max_length: int | None) -> None:
-        import transformers
-
-        transformers.utils.logging.disable_progress_bar()
-        transformers.utils.logging.set_verbosity_error()
+        transformers_quiet()
         card = resolved.card
         self._encode_lock = threading.Lock()
         self.batch_size = batch_size
@@ -69,6 +66,12 @@ class FlagEmbedder(Embedder):
                 )
             )
             raise KBError(f"cannot load embedding model '{resolved.location}': {error}.{hint}") from None
+        self._family = card.family
+        self._device = device
+        if device == "cpu":
+            self._model.model.float()
+        self._model.model.to(device)
+        self._model.model.eval()
         dim = int(self._encode(["dimension probe"], query=False).shape[1])
         self.info = EmbeddingModelInfo(
             name=card.name,
@@ -90,29 +93,50 @@ class FlagEmbedder(Embedder):
             return self._encode_unlocked(texts, query)
 
     def _encode_unlocked(self, texts: Sequence[str], query: bool) -> np.ndarray:
-        # Sort by length so each batch pads little, and hand FlagEmbedding one batch at a time
-        # (it would otherwise draw a progress bar of its own under ours).
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out: list[np.ndarray] = [np.empty(0)] * len(texts)
-        step = max(self.batch_size - 1, 1)
-        encode = self._model.encode_queries if query else self._model.encode_corpus
-        for start in range(0, len(order), step):
-            batch_ids = order[start : start + step]
-            vectors = encode([texts[i] for i in batch_ids], batch_size=self.batch_size, max_length=self.max_length)
-            if isinstance(vectors, dict):  # BGE-M3 returns several outputs; the dense one is ours
-                vectors = vectors["dense_vecs"]
-            vectors = np.asarray(vectors, dtype=np.float32).reshape(len(batch_ids), -1)
-            for row, index in enumerate(batch_ids):
-                out[index] = vectors[row]
-        return np.stack(out).astype(np.float32, copy=False)
+        if query and self._model.query_instruction_for_retrieval:
+            instruct = self._model.get_detailed_instruct
+            form, instruction = self._model.query_instruction_format, self._model.query_instruction_for_retrieval
+            texts = [instruct(form, instruction, text) for text in texts]
+        return self._forward_sorted(list(texts))
+
+    def _forward_sorted(self, texts: list[str]) -> np.ndarray:
+        """FlagEmbedding's own encoding loop (tokenize once, sort by token length, pad per batch, pool,
+        normalise) without the probe forward pass it runs on every ``encode`` call to find a batch
+        size that fits the device. That probe re-encodes the longest batch, so a caller that hands it
+        one batch per call pays about twice the compute; here the batch size is the user's setting
+        (``--batch-size``), and the per-text result is the library's to within float rounding."""
+        import torch
+
+        model = self._model
+        encoded = model.tokenizer(texts, truncation=True, max_length=self.max_length)
+        lengths = [len(ids) for ids in encoded["input_ids"]]
+        order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+        batches: list[np.ndarray] = []
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                features = [{key: encoded[key][i] for key in encoded} for i in order[start : start + self.batch_size]]
+                batch = model.tokenizer.pad(features, padding=True, return_tensors="pt").to(self._device)
+                batches.append(self._forward(batch).float().cpu().numpy())
+        stacked = np.concatenate(batches)
+        out = np.empty_like(stacked)
+        out[order] = stacked
+        return out
+
+    def _forward(self, batch):
+        model = self._model
+        if self._family == "m3":  # the dense head of BGE-M3, normalised inside the model
+            flags = dict(return_dense=True, return_sparse=False, return_colbert_vecs=False)
+            return model.model(batch, **flags, truncate_dim=model.truncate_dim)["dense_vecs"]
+        hidden = model.model(**batch, return_dict=True).last_hidden_state
+        vectors = model._truncate_embeddings(model.pooling(hidden, batch["attention_mask"]))
+        if model.normalize_embeddings:
+            import torch
+
+            vectors = torch.nn.functional.normalize(vectors, dim=-1)
+        return vectors
 
     def token_counter(self) -> Callable[[str], int]:
-        tokenizer = self._model.tokenizer
-
-        def count(text: str) -> int:
-            return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
-
-        return count
+        return _counter(self._model.tokenizer)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         encoded = self._model.tokenizer(list(texts), add_special_tokens=True, truncation=False)
@@ -123,6 +147,31 @@ class FlagEmbedder(Embedder):
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode(texts, query=True)
+
+
+def _counter(tokenizer) -> Callable[[str], int]:
+    """Tokens of a text without special tokens: what a chunk's budget is counted in."""
+
+    def count(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"])
+
+    return count
+
+
+def load_token_counter(resolved: ResolvedModel) -> Callable[[str], int]:
+    """The same tokenizer FlagEmbedding loads for the model (``AutoTokenizer`` from its folder or hub
+    name), without the model's weights."""
+    from transformers import AutoTokenizer
+
+    transformers_quiet()
+    return _counter(AutoTokenizer.from_pretrained(resolved.location))
+
+
+def transformers_quiet() -> None:
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
 
 
 def load_flag_embedder(resolved: ResolvedModel, device: str, batch_size: int, max_length: int | None) -> FlagEmbedder:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import metadata
 
 from kbbuild.config import Settings
@@ -22,6 +23,11 @@ class FlagEmbeddingProvider(EmbedderProvider):
 
         embed = settings.embed
         return load_flag_embedder(resolve_model(model), embed.device, embed.batch_size, embed.max_length)
+
+    def load_token_counter(self, model: str, settings: Settings) -> Callable[[str], int]:
+        from kbbuild.embed.flag import load_token_counter
+
+        return load_token_counter(resolve_model(model))
 
 
 @hookimpl

@@ -1,0 +1,87 @@
+"""The embedding stage: where chunks (and synthetic questions) get their vectors.
+
+Files arrive one by one from the parse pool, most with a few dozen chunks. Embedding each file on
+its own would run the model on tiny, half-padded batches; instead files wait here until together
+they hold ``batch_texts`` texts, and then all of them go through the model in one call (which
+sorts them by token length, so batches pad little). A file leaves the stage when its vectors exist.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from kbbuild.enrich.questions.select import AskedQuestions
+from kbbuild.providers import Embedder
+from kbbuild.records import Chunk, DuplicateLink, PreparedFile
+
+
+@dataclass
+class PendingFile:
+    """A prepared file after the duplicate and question stages, waiting for its vectors."""
+
+    prepared: PreparedFile
+    chunks: list[Chunk]
+    links: list[DuplicateLink]
+    asked: AskedQuestions
+    texts: list[str]
+
+
+@dataclass
+class EmbeddedFile:
+    pending: PendingFile
+    vectors: np.ndarray | None = None
+    lengths: list[int] = field(default_factory=list)
+    question_vectors: list = field(default_factory=list)
+    error: str | None = None
+
+
+class EmbedStage:
+    def __init__(self, embedder: Embedder, batch_texts: int) -> None:
+        self.embedder = embedder
+        self.batch_texts = max(batch_texts, 1)
+        self.waiting: list[PendingFile] = []
+        self.texts_waiting = 0
+        self.chunks_embedded = 0
+
+    def add(self, pending: PendingFile) -> list[EmbeddedFile]:
+        """Queue a file; returns the files whose vectors are ready (none until the batch is full)."""
+        self.waiting.append(pending)
+        self.texts_waiting += len(pending.texts) + sum(q.vector is None for q in pending.asked.judged)
+        return self.flush() if self.texts_waiting >= self.batch_texts else []
+
+    def flush(self) -> list[EmbeddedFile]:
+        """Embed everything waiting, in one call for the chunks and one for the questions."""
+        files, self.waiting, self.texts_waiting = self.waiting, [], 0
+        if not files:
+            return []
+        try:
+            return self._embed(files)
+        except Exception as error:  # the model failed on this batch: its files fail, the run goes on
+            detail = traceback.format_exception_only(type(error), error)[-1].strip()
+            return [EmbeddedFile(pending, error=f"internal error while embed: {detail}") for pending in files]
+
+    def _embed(self, files: list[PendingFile]) -> list[EmbeddedFile]:
+        texts = [text for pending in files for text in pending.texts]
+        vectors = self.embedder.embed_documents(texts) if texts else np.zeros((0, 0), dtype=np.float32)
+        lengths = self.embedder.count_tokens(texts) if texts else []
+        # Questions are matched against questions: both sides are embedded as queries.
+        fresh = [q.text for pending in files for q in pending.asked.judged if q.vector is None]
+        fresh_vectors = iter(self.embedder.embed_queries(fresh) if fresh else [])
+        done, offset = [], 0
+        for pending in files:
+            count = len(pending.texts)
+            questions = [q.vector if q.vector is not None else next(fresh_vectors) for q in pending.asked.judged]
+            done.append(
+                EmbeddedFile(
+                    pending,
+                    vectors=vectors[offset : offset + count],
+                    lengths=list(lengths or [])[offset : offset + count],
+                    question_vectors=questions,
+                )
+            )
+            offset += count
+        self.chunks_embedded += len(texts)
+        return done

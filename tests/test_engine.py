@@ -1,0 +1,116 @@
+"""The streaming engine: parse workers, files in plan order, embedding batched across files.
+
+The same input must give the same rows whatever the worker count, a file that fails or whose
+worker is killed costs only itself, and the model runs on batches gathered across files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kbbuild import KB, ingest
+from kbbuild.faults import CRASH_ENV
+from kbbuild.records import FileStatus
+
+from .conftest import SAMPLES, quiet_settings
+from .pdfmaker import notes_pdf
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """PDFs, Office files and a duplicate, so that dedup order across files matters."""
+    docs = tmp_path_factory.mktemp("engine") / "docs"
+    docs.mkdir()
+    for name in ("northwind_field_manual.pdf", "harbor_q3_2026_results.pdf", "xinghe_faq_zh.md"):
+        shutil.copy(SAMPLES / name, docs / name)
+    for number in range(6):
+        notes_pdf(docs / f"memo_{number}.pdf", number)
+    shutil.copy(docs / "memo_2.pdf", docs / "zz_copy_of_memo_2.pdf")  # linked, never stored twice
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.7\n" + bytes(range(256)) * 8)
+    return docs
+
+
+def _state(kb, version: int = 1) -> tuple[dict, dict]:
+    store = KB.open(kb)
+    manifest = store.manifest(version)
+    rows = store.chunks_table(manifest).to_arrow().to_pylist()
+    files = {f.relpath: (f.status, f.chunks, [d.duplicate_of for d in f.duplicates]) for f in manifest.files}
+    return {row["id"]: row for row in rows}, files
+
+
+def test_the_same_rows_whatever_the_worker_count(corpus, tmp_path):
+    states = {}
+    for workers in (0, 1, 2):
+        settings = quiet_settings()
+        settings.ingest.workers = workers
+        settings.embed.batch_texts = 64  # several cross-file batches on this small corpus
+        report = ingest(corpus, tmp_path / f"kb{workers}", settings)
+        assert report.exit_code == 1  # broken.pdf
+        states[workers] = _state(tmp_path / f"kb{workers}")
+    rows0, files0 = states[0]
+    assert files0["broken.pdf"][0] is FileStatus.FAILED
+    assert files0["zz_copy_of_memo_2.pdf"][2], "the copy is linked to memo_2's chunks"
+    for workers in (1, 2):
+        rows, files = states[workers]
+        assert files == files0
+        assert rows.keys() == rows0.keys()
+        for chunk_id, row in rows.items():
+            assert row["text"] == rows0[chunk_id]["text"] and row["pages"] == rows0[chunk_id]["pages"]
+            assert np.abs(np.array(row["vector"]) - np.array(rows0[chunk_id]["vector"])).max() <= 1e-6
+
+
+def test_a_worker_killed_in_the_middle_of_a_file_fails_that_file_only(corpus, tmp_path):
+    env = {**os.environ, CRASH_ENV: "prepare memo_3.pdf"}
+    command = [sys.executable, "-m", "kbbuild", "ingest", str(corpus), "--kb", str(tmp_path / "kb")]
+    done = subprocess.run([*command, "--no-progress", "--workers", "2"], env=env, capture_output=True, text=True)
+    assert done.returncode == 1, done.stderr
+    assert "memo_3.pdf: the worker process reading this file died: killed by SIGKILL" in done.stdout
+    assert "broken.pdf: corrupt PDF" in done.stdout
+    manifest = KB.open(tmp_path / "kb").manifest()
+    statuses = {f.relpath: f.status for f in manifest.files}
+    assert [name for name, status in statuses.items() if status is FileStatus.FAILED] == ["broken.pdf", "memo_3.pdf"]
+    assert sum(status is FileStatus.INGESTED for status in statuses.values()) == len(statuses) - 2
+
+
+class _Recording:
+    """The real embedder, counting how many texts each call hands the model."""
+
+    def __init__(self, embedder) -> None:
+        self._embedder = embedder
+        self.calls: list[int] = []
+
+    def embed_documents(self, texts):
+        self.calls.append(len(texts))
+        return self._embedder.embed_documents(texts)
+
+    def __getattr__(self, name):
+        return getattr(self._embedder, name)
+
+
+def test_embedding_batches_are_filled_across_files(corpus, tmp_path, monkeypatch):
+    from kbbuild.embed import plugin
+
+    recorded: list[_Recording] = []
+    real_load = plugin.FlagEmbeddingProvider.load
+
+    def load(self, model, settings):
+        recorded.append(_Recording(real_load(self, model, settings)))
+        return recorded[-1]
+
+    monkeypatch.setattr(plugin.FlagEmbeddingProvider, "load", load)
+    settings = quiet_settings()
+    settings.ingest.workers = 0
+    settings.embed.batch_texts = 64
+    report = ingest(corpus, tmp_path / "kb", settings)
+    calls = recorded[0].calls
+    files_with_chunks = sum(r.chunks > 0 for r in report.files)
+    assert sum(calls) == report.counts.chunks_added
+    assert len(calls) < files_with_chunks  # one model call serves several files
+    assert all(n >= 64 for n in calls[:-1])  # every call but the last is a full gathering
