@@ -227,14 +227,17 @@ def _alive(pid: int) -> bool:
     return status != "Z"
 
 
-def test_parse_workers_die_with_a_killed_ingest(tmp_path):
+@pytest.mark.parametrize("layout", ["one long PDF", "many files"])
+def test_parse_workers_die_with_a_killed_ingest(tmp_path, layout):
+    """Both pools: page ranges of one long PDF, and the file workers of a batch."""
     docs, kb = tmp_path / "docs", tmp_path / "kb"
     docs.mkdir()
     from .pdfmaker import running_furniture_pdf
 
-    running_furniture_pdf(docs / "long.pdf", pages=400)  # read by a pool, page range by page range
+    for number in range(1 if layout == "one long PDF" else 12):
+        running_furniture_pdf(docs / f"long_{number}.pdf", pages=400 if layout == "one long PDF" else 60)
     config = tmp_path / "kbbuild.toml"
-    config.write_text("[parse]\nworkers = 2\n", encoding="utf-8")
+    config.write_text("[parse]\nworkers = 2\n\n[ingest]\nworkers = 2\n", encoding="utf-8")
     command = [sys.executable, "-m", "kbbuild", "ingest", str(docs), "--kb", str(kb), "-c", str(config)]
     process = subprocess.Popen([*command, "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

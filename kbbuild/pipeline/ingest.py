@@ -165,8 +165,11 @@ def _start_pool(
     todo: list[SourceFile], settings: Settings, extra_plugins: tuple[object, ...], debug: bool, notes: list[str]
 ) -> ParsePool | None:
     """Start the parse workers (they load their tools while the driver loads the model), or None to
-    prepare files in this process (``--workers 0``)."""
+    prepare files in this process: with ``--workers 0``, and for a single file, whose pages the PDF
+    parser then reads with a pool of its own (``[parse] workers``) instead."""
     workers = min(worker_count(settings), len(todo))
+    if workers == 1 and worker_count(settings) > 1:
+        workers = 0
     if workers and extra_plugins:
         try:
             pickle.dumps(extra_plugins)
