@@ -629,6 +629,9 @@ class IngestReport(_Record):
     files: list[FileRecord]
     unsupported: list[str] = Field(description="Files skipped because no parser reads their format.")
     counts: VersionCounts
-    timings: dict[str, float]
+    timings: dict[str, float] = Field(
+        description="Seconds per stage: parse/clean/chunk summed over the parse workers, the rest in the driver."
+    )
     seconds: float
     notes: list[str]
+    workers: int = Field(default=0, description="Parse worker processes used (0: files were prepared in the driver).")

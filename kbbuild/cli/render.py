@@ -57,6 +57,17 @@ def cleaning_summary(counts: CleaningCounts) -> str:
     return "; ".join(parts)
 
 
+def _overlap(report: IngestReport) -> str:
+    """How much the stages ran at once: their busy seconds over the wall time."""
+    busy = sum(report.timings.values())
+    if not report.workers or not report.seconds:
+        return ""
+    return (
+        f"\n          stages overlapped {busy / report.seconds:.1f}x ({busy:.1f} s of work in "
+        f"{report.seconds:.1f} s; {report.workers} parse workers)"
+    )
+
+
 def ingest_summary(report: IngestReport) -> str:
     c = report.counts
     t = report.timings
@@ -85,7 +96,8 @@ def ingest_summary(report: IngestReport) -> str:
         f"  time    {report.seconds:.1f} s ("
         + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in t.items() if seconds >= 0.05)
         + (f"; {pages_per_s:.1f} pages/s parsing" if pages_per_s else "")
-        + ")",
+        + ")"
+        + _overlap(report),
     ]
     for status, title in ((FileStatus.FAILED, "failures:"), (FileStatus.SKIPPED, "refused:")):
         listed = [f for f in report.files if f.status is status]

@@ -20,10 +20,9 @@ import traceback
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-
-from tqdm import tqdm
 
 from kbbuild.config import Settings
 from kbbuild.errors import ExitCode, InputError, KbbuildError
@@ -34,6 +33,7 @@ from kbbuild.pipeline.embed import EmbeddedFile, EmbedStage, PendingFile
 from kbbuild.pipeline.plan import make_plan
 from kbbuild.pipeline.pool import ParsePool
 from kbbuild.pipeline.prepare import PrepareTools, prepare
+from kbbuild.pipeline.progress import Progress
 from kbbuild.pipeline.questions import QuestionStage
 from kbbuild.pipeline.write import failed_record, store_file
 from kbbuild.plugins import Registry, kbbuild_version, make_plugin_manager
@@ -81,30 +81,23 @@ def worker_count(settings: Settings) -> int:
     return os.cpu_count() or 1
 
 
+@dataclass
 class _Driver:
     """The stages after ``prepare``, run in this process on files in plan order."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        registry: Registry,
-        embedder: Embedder,
-        duplicates: DuplicateStage,
-        questions: QuestionStage,
-        writer: KBWriter,
-        timer: _Timer,
-        debug: bool,
-    ) -> None:
-        self.settings = settings
-        self.registry = registry
-        self.embedder = embedder
-        self.duplicates = duplicates
-        self.questions = questions
-        self.writer = writer
-        self.timer = timer
-        self.debug = debug
-        self.embedding = EmbedStage(embedder, settings.embed.batch_texts)
-        self.records: list[FileRecord] = []
+    settings: Settings
+    registry: Registry
+    embedder: Embedder
+    duplicates: DuplicateStage
+    questions: QuestionStage
+    writer: KBWriter
+    timer: _Timer
+    progress: Progress
+    debug: bool
+    records: list[FileRecord] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.embedding = EmbedStage(self.embedder, self.settings.embed.batch_texts)
 
     def take(self, prepared: PreparedFile) -> None:
         """One prepared file: duplicates, enrichers, questions, then into the embedding batch."""
@@ -136,6 +129,7 @@ class _Driver:
             self._fail(prepared, f"internal error while {stage}: {detail}")
             return
         texts = [c.embedding_text(self.settings.chunk.embed_heading_path) for c in chunks]
+        self.progress.queued(len(texts))
         with self.timer.stage("embed"):
             ready = self.embedding.add(PendingFile(prepared, chunks, links, asked, texts))
         self._store(ready)
@@ -151,6 +145,7 @@ class _Driver:
         self.records.append(failed_record(prepared.source, prepared.parser, reason))
 
     def _store(self, ready: list[EmbeddedFile]) -> None:
+        self.progress.embedded(sum(len(done.pending.texts) for done in ready))
         for done in ready:
             prepared = done.pending.prepared
             if done.error is not None:
@@ -158,6 +153,7 @@ class _Driver:
                 continue
             with self.timer.stage("store"):
                 self.records.append(store_file(done, self.writer, self.embedder.info.max_length))
+            self.progress.written(len(done.pending.chunks))
             self.duplicates.settle(prepared.source.relpath)
 
 
@@ -184,16 +180,16 @@ def _start_pool(
 
 
 def _prepared_files(
-    todo: list[SourceFile], pool: ParsePool | None, tools: PrepareTools, bar: tqdm
+    todo: list[SourceFile], pool: ParsePool | None, tools: PrepareTools, progress: Progress
 ) -> Iterator[PreparedFile]:
     """Prepared files in plan order, from the pool or from this process."""
     if pool is None:
         for source in todo:
             prepared = prepare(source, tools)
-            bar.update(1)
+            progress.prepared(prepared)
             yield prepared
         return
-    pool.on_done = lambda _prepared: bar.update(1)
+    pool.on_done = progress.prepared
     try:
         yield from pool.map(todo)
     finally:
@@ -255,6 +251,7 @@ def ingest(
         fingerprint = settings.fingerprint(stage_versions(registry, settings))
         plan = make_plan(found, previous, fingerprint, full)
         records = [*found.failures, *plan.unreadable, *found.skipped, *plan.unchanged]
+        pool: ParsePool | None = None
 
         def report(version: int | None, code: ExitCode, writer: KBWriter | None, total: int) -> IngestReport:
             records.sort(key=lambda r: r.relpath)
@@ -268,6 +265,7 @@ def ingest(
                 timings={name: round(value, 3) for name, value in timer.seconds.items()},
                 seconds=round(time.perf_counter() - started, 3),
                 notes=plan.notes,
+                workers=pool.size if pool is not None else 0,
             )
 
         previous_total = previous.counts.chunks_total if previous else 0
@@ -298,7 +296,10 @@ def ingest(
                 writer = KBWriter(kb, previous, embedding, plan.rebuild, settings.ingest.write_batch_rows)
                 plan.notes.extend(writer.notes)
                 if plan.todo:
-                    driver = _Driver(settings, registry, embedder, duplicates, questions, writer, timer, debug)
+                    progress = Progress(len(plan.todo), settings.ingest.progress)
+                    driver = _Driver(
+                        settings, registry, embedder, duplicates, questions, writer, timer, progress, debug
+                    )
                     tools = PrepareTools(
                         settings,
                         registry,
@@ -306,17 +307,12 @@ def ingest(
                         embedder.token_counter(),
                         debug,
                     )
-                    with tqdm(
-                        total=len(plan.todo),
-                        unit="file",
-                        desc="ingest",
-                        disable=not settings.ingest.progress,
-                        dynamic_ncols=True,
-                    ) as bar:
-                        for prepared in _prepared_files(plan.todo, pool, tools, bar):
+                    try:
+                        for prepared in _prepared_files(plan.todo, pool, tools, progress):
                             driver.take(prepared)
-                            bar.set_postfix_str(f"{driver.embedding.chunks_embedded} chunks embedded", refresh=False)
                         records.extend(driver.finish())
+                    finally:
+                        progress.close()
                 ingested = [r.relpath for r in records if r.status is FileStatus.INGESTED]
                 for record in records:
                     old = plan.previous_files.get(record.relpath)

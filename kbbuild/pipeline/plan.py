@@ -93,5 +93,3 @@ def _requeue_linked(plan: Plan, found: Discovery, present: set[str]) -> None:
                 moved = True
     if moved or len(plan.todo) > 1:
         plan.todo.sort(key=lambda s: s.relpath)
-
-

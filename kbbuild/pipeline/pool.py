@@ -89,6 +89,7 @@ class ParsePool:
     _consumed: int = 0
     _stop: bool = False
     _fatal: BaseException | None = None
+    _size: int = 0
 
     def __post_init__(self) -> None:
         self.window = self.window or self.workers * 4
@@ -107,10 +108,15 @@ class ParsePool:
         child.close()
         return _Worker(process, parent)
 
+    @property
+    def size(self) -> int:
+        return len(self._pool) or self._size
+
     def start(self, files: int) -> None:
         """Start the workers now: they import and load their tools while the driver loads its model."""
         if not self._pool:
             self._pool = [self._start() for _ in range(min(self.workers, max(files, 1)))]
+            self._size = len(self._pool)
 
     def map(self, sources: list[SourceFile]) -> Iterator[PreparedFile]:
         """Prepared files in the order of ``sources``."""

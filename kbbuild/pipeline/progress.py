@@ -1,0 +1,46 @@
+"""Progress on stderr, one bar per stage: files prepared (and their pages), chunks embedded, rows
+written. With stages overlapping, a single bar would show only the slowest one; three bars show
+where the run is and which stage holds it up. The parse bar's ETA is the run's (files are known
+up front); the other totals grow as prepared files reveal their chunks."""
+
+from __future__ import annotations
+
+import threading
+
+from tqdm import tqdm
+
+from kbbuild.records import PreparedFile
+
+
+class Progress:
+    def __init__(self, files: int, enabled: bool) -> None:
+        common = dict(disable=not enabled, dynamic_ncols=True, leave=True)
+        self.parse = tqdm(total=files, unit="file", desc="parse", position=0, **common)
+        self.embed = tqdm(total=0, unit="chunk", desc="embed", position=1, **common)
+        self.write = tqdm(total=0, unit="row", desc="write", position=2, **common)
+        self.pages = 0
+        self._lock = threading.Lock()  # the parse pool reports from its dispatcher thread
+
+    def prepared(self, prepared: PreparedFile) -> None:
+        with self._lock:
+            self.pages += prepared.pages
+            self.parse.set_postfix_str(f"{self.pages} pages", refresh=False)
+            self.parse.update(1)
+
+    def queued(self, chunks: int) -> None:
+        with self._lock:
+            self.embed.total += chunks
+            self.embed.refresh()
+
+    def embedded(self, chunks: int) -> None:
+        with self._lock:
+            self.embed.update(chunks)
+
+    def written(self, rows: int) -> None:
+        with self._lock:
+            self.write.total += rows
+            self.write.update(rows)
+
+    def close(self) -> None:
+        for bar in (self.write, self.embed, self.parse):
+            bar.close()
