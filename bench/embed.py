@@ -2,13 +2,14 @@
 
 The texts are real chunks: kbbuild parses, cleans and chunks PDFs from a corpus (default: the
 smallest financebench filings) exactly as an ingest does, then both sides embed the same list with
-the same model, batch size, max length and torch threads, in this one process, interleaved
-(A B A B ...) so that the machine's noise hits both alike. Reported: chunks/s of each run, the
-median of the per-round ratios kbbuild / FlagEmbedding, and the largest difference between the two
-sides' vectors. Run from the repo root:
+the same model, batch size, max length and threads, in this one process, interleaved (A B C A B C
+...) so that the machine's noise hits all alike. kbbuild runs once per ``[embed] backend`` (torch:
+PyTorch; onnx: ONNX Runtime on a graph exported from the same weights). Reported: chunks/s of each
+run, the median per-round ratio of each kbbuild backend to FlagEmbedding, and the largest
+difference between each backend's vectors and FlagEmbedding's. Run from the repo root:
 
-    python bench/embed.py                       # 256 chunks, 3 rounds
-    python bench/embed.py --chunks 512 --rounds 5 --batch-size 32
+    python bench/embed.py                       # 256 chunks, 3 rounds, backends torch and onnx
+    python bench/embed.py --chunks 512 --rounds 5 --batch-size 32 --backends onnx
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=None, help="default: kbbuild's [embed] batch_size")
+    parser.add_argument("--backends", default="torch,onnx", help="kbbuild [embed] backends to run")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -61,45 +63,59 @@ def main() -> None:
     from kbbuild.config import Settings
     from kbbuild.plugins import Registry, make_plugin_manager
 
-    settings = Settings()
-    settings.ingest.progress = False
-    if args.batch_size:
-        settings.embed.batch_size = args.batch_size
-    registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
-    embedder = registry.named("embedders", settings.embed.provider).load(settings.embed.model, settings)
-    texts = real_chunks(args.corpus, args.chunks, settings, registry, embedder)
-    tokens = embedder.count_tokens(texts)
-    bare = embedder._model  # the FlagModel kbbuild loaded: same weights, pooling, normalisation
-    batch, length = settings.embed.batch_size, embedder.info.max_length
+    embedders = {}
+    for backend in args.backends.split(","):
+        settings = Settings()
+        settings.ingest.progress = False
+        settings.embed.backend = backend
+        if args.batch_size:
+            settings.embed.batch_size = args.batch_size
+        registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
+        embedders[backend] = registry.named("embedders", settings.embed.provider).load(settings.embed.model, settings)
+    first = next(iter(embedders.values()))
+    texts = real_chunks(args.corpus, args.chunks, settings, registry, first)
+    tokens = first.count_tokens(texts)
+    bare = first._model  # the FlagModel kbbuild loaded: same weights, pooling, normalisation
+    batch, length = settings.embed.batch_size, first.info.max_length
 
-    runs: dict[str, list[float]] = {"kbbuild": [], "flagembedding": []}
-    ratios = []
+    runs: dict[str, list[float]] = {f"kbbuild-{name}": [] for name in embedders} | {"flagembedding": []}
+    vectors: dict[str, np.ndarray] = {}
     for _ in range(args.rounds):
+        for name, embedder in embedders.items():
+            started = time.perf_counter()
+            vectors[f"kbbuild-{name}"] = embedder.embed_documents(texts)
+            runs[f"kbbuild-{name}"].append(len(texts) / (time.perf_counter() - started))
         started = time.perf_counter()
-        ours = embedder.embed_documents(texts)
-        runs["kbbuild"].append(len(texts) / (time.perf_counter() - started))
-        started = time.perf_counter()
-        theirs = bare.encode_corpus(texts, batch_size=batch, max_length=length)
+        vectors["flagembedding"] = np.asarray(bare.encode_corpus(texts, batch_size=batch, max_length=length))
         runs["flagembedding"].append(len(texts) / (time.perf_counter() - started))
-        ratios.append(runs["kbbuild"][-1] / runs["flagembedding"][-1])
+    flag = runs["flagembedding"]
     result = {
         "chunks": len(texts),
         "mean_tokens": round(float(np.mean(tokens)), 1),
         "batch_size": batch,
         "max_length": length,
-        "torch_threads": torch.get_num_threads(),
+        "threads": torch.get_num_threads(),
         "chunks_per_s": {name: [round(v, 2) for v in values] for name, values in runs.items()},
-        "median_ratio": round(statistics.median(ratios), 3),
-        "max_abs_vector_difference": float(np.abs(np.asarray(ours) - np.asarray(theirs)).max()),
+        "median_ratio_to_flagembedding": {
+            name: round(statistics.median(a / b for a, b in zip(values, flag, strict=True)), 3)
+            for name, values in runs.items()
+            if name != "flagembedding"
+        },
+        "max_abs_vector_difference": {
+            name: float(np.abs(vectors[name] - vectors["flagembedding"]).max())
+            for name in runs
+            if name != "flagembedding"
+        },
     }
     if args.json:
         print(json.dumps(result, indent=2))
         return
     print(f"{result['chunks']} chunks, {result['mean_tokens']} tokens on average, batch {batch}, max_length {length}")
     for name, values in result["chunks_per_s"].items():
-        print(f"  {name:14} chunks/s per round: {', '.join(map(str, values))}")
-    print(f"  median ratio kbbuild / FlagEmbedding: {result['median_ratio']}")
-    print(f"  largest vector difference: {result['max_abs_vector_difference']:.2e}")
+        print(f"  {name:16} chunks/s per round: {', '.join(map(str, values))}")
+    for name, ratio in result["median_ratio_to_flagembedding"].items():
+        difference = result["max_abs_vector_difference"][name]
+        print(f"  {name:16} median ratio to FlagEmbedding {ratio}; largest vector difference {difference:.1e}")
 
 
 if __name__ == "__main__":

@@ -228,6 +228,12 @@ class EmbedSettings(_Section):
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(default="auto")
     batch_size: int = Field(default=32, ge=1, description="Texts per forward pass of the model.")
+    backend: Literal["auto", "torch", "onnx"] = Field(
+        default="auto",
+        description="What runs the model: 'onnx' (ONNX Runtime on a graph exported locally from the same "
+        "weights; CPU, encoder models), 'torch', or 'auto' (onnx where it applies, else torch). Both give "
+        "the same vectors to float rounding, so switching does not rebuild a KB.",
+    )
     batch_texts: int = Field(
         default=256,
         ge=1,
@@ -318,7 +324,7 @@ class Settings(_Section):
             "clean": self.clean.model_dump(),
             "chunk": self.chunk.model_dump(),
             "questions": self.questions.model_dump(include={"generator", "n", "candidates", "model", "min_score"}),
-            "embed": self.embed.model_dump(exclude={"device", "batch_size", "batch_texts"}),
+            "embed": self.embed.model_dump(exclude={"device", "batch_size", "batch_texts", "backend"}),
         }
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -295,6 +295,10 @@ class EmbeddingModelInfo(_Record):
     pooling: str
     max_length: int
     query_instruction: str | None = None
+    backend: str = Field(
+        default="torch",
+        description="Engine that ran the model: torch, or onnx (ONNX Runtime; the same vectors to float rounding).",
+    )
 
     def compatible_with(self, other: EmbeddingModelInfo) -> bool:
         """Vectors are comparable only if model, pooling and normalisation all agree."""

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 
 from kbbuild.embed.models import ResolvedModel
-from kbbuild.errors import KBError
+from kbbuild.errors import ConfigError, KBError
 from kbbuild.providers import Embedder
 from kbbuild.records import EmbeddingModelInfo
 
 PROVIDER_NAME = "flagembedding"
-_cache: dict[tuple[str, str, int], FlagEmbedder] = {}
+_cache: dict[tuple[str, str, int, str], FlagEmbedder] = {}
 _cache_lock = threading.Lock()
 
 
@@ -31,7 +31,9 @@ def pick_device(requested: str) -> str:
 
 
 class FlagEmbedder(Embedder):
-    def __init__(self, resolved: ResolvedModel, device: str, batch_size: int, max_length: int | None) -> None:
+    def __init__(
+        self, resolved: ResolvedModel, device: str, batch_size: int, max_length: int | None, backend: str = "torch"
+    ) -> None:
         transformers_quiet()
         card = resolved.card
         self._encode_lock = threading.Lock()
@@ -72,6 +74,7 @@ class FlagEmbedder(Embedder):
             self._model.model.float()
         self._model.model.to(device)
         self._model.model.eval()
+        self._onnx = self._onnx_encoder(resolved) if _runs_on_onnx(backend, device, card.family) else None
         dim = int(self._encode(["dimension probe"], query=False).shape[1])
         self.info = EmbeddingModelInfo(
             name=card.name,
@@ -82,7 +85,18 @@ class FlagEmbedder(Embedder):
             pooling=card.pooling,
             max_length=self.max_length,
             query_instruction=card.query_instruction,
+            backend="onnx" if self._onnx is not None else "torch",
         )
+
+    def _onnx_encoder(self, resolved: ResolvedModel):
+        import torch
+
+        from kbbuild.embed.onnx import OnnxEncoder, export
+
+        names = list(self._model.tokenizer.model_input_names)
+        path = export(self._model.model, names, resolved.location)
+        card = resolved.card
+        return OnnxEncoder(path, names, card.pooling, card.normalize, torch.get_num_threads())
 
     def _encode(self, texts: Sequence[str], query: bool) -> np.ndarray:
         if not texts:
@@ -115,6 +129,9 @@ class FlagEmbedder(Embedder):
         with torch.inference_mode():
             for start in range(0, len(order), self.batch_size):
                 features = [{key: encoded[key][i] for key in encoded} for i in order[start : start + self.batch_size]]
+                if self._onnx is not None:
+                    batches.append(self._onnx(model.tokenizer.pad(features, padding=True, return_tensors="np")))
+                    continue
                 batch = model.tokenizer.pad(features, padding=True, return_tensors="pt").to(self._device)
                 batches.append(self._forward(batch).float().cpu().numpy())
         stacked = np.concatenate(batches)
@@ -149,6 +166,20 @@ class FlagEmbedder(Embedder):
         return self._encode(texts, query=True)
 
 
+def _runs_on_onnx(backend: str, device: str, family: str) -> bool:
+    """``auto`` picks ONNX Runtime where it is the faster engine: on CPU, for plain encoders."""
+    if backend == "torch":
+        return False
+    if device != "cpu" or family == "m3":
+        if backend == "onnx":
+            raise ConfigError(
+                f"[embed] backend = 'onnx' runs encoder models on the CPU; this model ({family}) on {device} "
+                "needs backend = 'torch' or 'auto'"
+            )
+        return False
+    return True
+
+
 def _counter(tokenizer) -> Callable[[str], int]:
     """Tokens of a text without special tokens: what a chunk's budget is counted in."""
 
@@ -174,11 +205,13 @@ def transformers_quiet() -> None:
     transformers.utils.logging.set_verbosity_error()
 
 
-def load_flag_embedder(resolved: ResolvedModel, device: str, batch_size: int, max_length: int | None) -> FlagEmbedder:
+def load_flag_embedder(
+    resolved: ResolvedModel, device: str, batch_size: int, max_length: int | None, backend: str = "torch"
+) -> FlagEmbedder:
     """Model loads take seconds: every caller in the process shares one instance per model/device."""
     device = pick_device(device)
-    key = (resolved.location, device, max_length or 0)
+    key = (resolved.location, device, max_length or 0, backend)
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = FlagEmbedder(resolved, device, batch_size, max_length)
+            _cache[key] = FlagEmbedder(resolved, device, batch_size, max_length, backend)
         return _cache[key]

@@ -22,7 +22,7 @@ class FlagEmbeddingProvider(EmbedderProvider):
         from kbbuild.embed.flag import load_flag_embedder
 
         embed = settings.embed
-        return load_flag_embedder(resolve_model(model), embed.device, embed.batch_size, embed.max_length)
+        return load_flag_embedder(resolve_model(model), embed.device, embed.batch_size, embed.max_length, embed.backend)
 
     def load_token_counter(self, model: str, settings: Settings) -> Callable[[str], int]:
         from kbbuild.embed.flag import load_token_counter

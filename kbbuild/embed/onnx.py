@@ -1,0 +1,104 @@
+"""ONNX Runtime as the engine under an encoder model: the same weights, the same vectors to float
+rounding, run by ONNX Runtime's fused CPU kernels instead of PyTorch's eager ones.
+
+The graph is exported locally from the model folder kbbuild already loaded (``torch.onnx``, nothing
+downloaded) into ``~/.cache/kbbuild/onnx/``, keyed by the model's files, once per model; pooling and
+normalisation stay in numpy so they are exactly the model card's. BGE-M3 (its dense head is a
+separate module) keeps PyTorch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+CACHE = Path(os.environ.get("KBBUILD_CACHE", Path.home() / ".cache" / "kbbuild")) / "onnx"
+
+
+def _key(location: str, input_names: list[str]) -> str:
+    """A cache key that changes when the model's files do (a fine-tuned folder saved over)."""
+    digest = hashlib.sha256(",".join(input_names).encode())
+    folder = Path(location)
+    if folder.is_dir():
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                stat = path.stat()
+                digest.update(f"{path.relative_to(folder)}:{stat.st_size}:{int(stat.st_mtime)}".encode())
+    else:
+        digest.update(location.encode())
+    safe = "".join(c if c.isalnum() else "-" for c in folder.name or location)[-40:]
+    return f"{safe}-{digest.hexdigest()[:16]}"
+
+
+def export(model, input_names: list[str], location: str) -> Path:
+    """The model's encoder as an ONNX graph with dynamic batch and sequence axes (cached)."""
+    import torch
+
+    target = CACHE / _key(location, input_names) / "model.onnx"
+    if target.is_file():
+        return target
+
+    class _Encoder(torch.nn.Module):
+        def __init__(self, inner) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *inputs):
+            named = dict(zip(input_names, inputs, strict=True))
+            return self.inner(**named, return_dict=True).last_hidden_state
+
+    sample = tuple(torch.ones((2, 8), dtype=torch.long) for _ in input_names)
+    axes = {name: {0: "batch", 1: "tokens"} for name in [*input_names, "last_hidden_state"]}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=target.parent, suffix=".onnx.tmp")
+    os.close(fd)
+    try:
+        with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about shapes the dynamic axes take care of
+            torch.onnx.export(
+                _Encoder(model).eval(),
+                sample,
+                temporary,
+                input_names=input_names,
+                output_names=["last_hidden_state"],
+                dynamic_axes=axes,
+                opset_version=17,
+                dynamo=False,
+            )
+        os.replace(temporary, target)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return target
+
+
+class OnnxEncoder:
+    """Runs the exported graph and pools like the model card says."""
+
+    def __init__(self, path: Path, input_names: list[str], pooling: str, normalize: bool, threads: int) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_names = input_names
+        self.pooling = pooling
+        self.normalize = normalize
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        feeds = {name: np.asarray(batch[name], dtype=np.int64) for name in self.input_names}
+        hidden = self.session.run(None, feeds)[0]
+        if self.pooling == "cls":
+            vectors = hidden[:, 0]
+        else:
+            mask = feeds["attention_mask"][..., None].astype(np.float32)
+            vectors = (hidden * mask).sum(axis=1) / np.maximum(mask.sum(axis=1), 1e-9)
+        if self.normalize:
+            vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors.astype(np.float32, copy=False)
