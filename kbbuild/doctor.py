@@ -44,8 +44,9 @@ def _torch_summary() -> str:
 
 
 def _embedder_check(registry: Registry, settings: Settings, deep: bool) -> list[Check]:
-    from kbbuild.embed.flag import pick_device
+    from kbbuild.embed.flag import pick_device, runs_on_onnx
     from kbbuild.embed.models import resolve_model
+    from kbbuild.errors import KbbuildError
 
     checks = []
     for provider in registry.embedders:
@@ -58,6 +59,11 @@ def _embedder_check(registry: Registry, settings: Settings, deep: bool) -> list[
             if not resolved.is_local:
                 detail += " (downloads on first use; offline it must already be in the Hugging Face cache)"
             device = pick_device(settings.embed.device)
+            try:
+                engine = "onnx" if runs_on_onnx(settings.embed.backend, device, resolved.card.family) else "torch"
+                detail += f"; engine {engine} ([embed] backend = {settings.embed.backend})"
+            except KbbuildError as error:
+                ok, detail = False, f"{detail}; {error}"
             if deep:
                 try:
                     embedder = provider.load(settings.embed.model, settings)

@@ -74,7 +74,7 @@ class FlagEmbedder(Embedder):
             self._model.model.float()
         self._model.model.to(device)
         self._model.model.eval()
-        self._onnx = self._onnx_encoder(resolved) if _runs_on_onnx(backend, device, card.family) else None
+        self._onnx = self._onnx_encoder(resolved) if runs_on_onnx(backend, device, card.family) else None
         dim = int(self._encode(["dimension probe"], query=False).shape[1])
         self.info = EmbeddingModelInfo(
             name=card.name,
@@ -166,7 +166,7 @@ class FlagEmbedder(Embedder):
         return self._encode(texts, query=True)
 
 
-def _runs_on_onnx(backend: str, device: str, family: str) -> bool:
+def runs_on_onnx(backend: str, device: str, family: str) -> bool:
     """``auto`` picks ONNX Runtime where it is the faster engine: on CPU, for plain encoders."""
     if backend == "torch":
         return False
