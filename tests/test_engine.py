@@ -114,3 +114,31 @@ def test_embedding_batches_are_filled_across_files(corpus, tmp_path, monkeypatch
     assert sum(calls) == report.counts.chunks_added
     assert len(calls) < files_with_chunks  # one model call serves several files
     assert all(n >= 64 for n in calls[:-1])  # every call but the last is a full gathering
+
+
+def test_the_onnx_engine_gives_the_torch_vectors_and_is_recorded(corpus, tmp_path):
+    from kbbuild.config import Settings
+    from kbbuild.embed.flag import runs_on_onnx
+    from kbbuild.errors import ConfigError
+    from kbbuild.plugins import Registry, make_plugin_manager
+
+    texts = [text for text in (corpus / "xinghe_faq_zh.md").read_text(encoding="utf-8").split("\n\n") if text]
+    texts += ["The pressure sensor is recalibrated every 500 operating hours.", "Harbor revenue rose 12%."]
+    vectors = {}
+    for backend in ("torch", "onnx"):
+        settings = Settings()
+        settings.embed.backend = backend
+        registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
+        embedder = registry.named("embedders", settings.embed.provider).load(settings.embed.model, settings)
+        assert embedder.info.backend == backend
+        vectors[backend] = (embedder.embed_documents(texts), embedder.embed_queries(["sensor calibration"]))
+    assert np.abs(vectors["torch"][0] - vectors["onnx"][0]).max() < 1e-5
+    assert np.abs(vectors["torch"][1] - vectors["onnx"][1]).max() < 1e-5
+
+    settings = quiet_settings()
+    settings.ingest.workers = 0
+    ingest(corpus, tmp_path / "kb", settings)  # default backend: auto, which is onnx on a CPU
+    assert KB.open(tmp_path / "kb").manifest().embedding.backend == "onnx"
+    with pytest.raises(ConfigError, match="backend = 'onnx' runs encoder models on the CPU"):
+        runs_on_onnx("onnx", "cuda", "encoder")
+    assert not runs_on_onnx("auto", "cuda", "encoder") and not runs_on_onnx("auto", "cpu", "m3")
