@@ -7,7 +7,7 @@ LanceDB ``create_table``. kbbuild does more on top (structure, tables, cleaning,
 index, a versioned commit). Reported per round: wall seconds, pages/s, chunks, peak RSS of the
 whole process tree (sampled every 0.2 s, workers included), and the median ratio of pages/s.
 
-    python bench/ingest.py --max-files 4                 # a quick subset (the smallest filings)
+    python bench/ingest.py --glob '*10Q*'                # the four 10-Q filings (221 pages)
     python bench/ingest.py                               # all financebench PDFs
     python bench/ingest.py --max-files 4 --repeat 10 --only kbbuild   # peak RSS at 10x the corpus
     python bench/ingest.py --kbbuild-args "--workers 1"  # any ingest flags
@@ -115,6 +115,7 @@ def stage(files: list[Path], repeat: int, into: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=FINANCEBENCH)
+    parser.add_argument("--glob", default="*.pdf", help="which files of the corpus, e.g. '*10Q*'")
     parser.add_argument("--max-files", type=int, default=None, help="the N smallest files")
     parser.add_argument("--repeat", type=int, default=1, help="the corpus N times under other names")
     parser.add_argument("--rounds", type=int, default=1)
@@ -129,7 +130,7 @@ def main() -> None:
 
     import pypdfium2
 
-    files = sorted(args.corpus.glob("*.pdf"), key=lambda p: p.stat().st_size)[: args.max_files or None]
+    files = sorted(args.corpus.glob(args.glob), key=lambda p: p.stat().st_size)[: args.max_files or None]
     pages = sum(len(pypdfium2.PdfDocument(str(p))) for p in files) * args.repeat
     work = Path(tempfile.mkdtemp(prefix="kbbuild-bench-ingest-"))
     docs = work / "docs"
