@@ -15,7 +15,7 @@ __all__ = ["KB", "__version__", "hookimpl", "ingest"]
 
 if TYPE_CHECKING:
     from kbbuild.pipeline.ingest import ingest
-    from kbbuild.store.kb import KB
+    from kbbuild.retrieve.kb import SearchableKB as KB
 
 
 def __getattr__(name: str) -> Any:
@@ -24,7 +24,7 @@ def __getattr__(name: str) -> Any:
 
         return ingest
     if name == "KB":
-        from kbbuild.store.kb import KB
+        from kbbuild.retrieve.kb import SearchableKB as KB
 
         return KB
     raise AttributeError(name)

@@ -7,11 +7,10 @@ import shutil
 
 import lancedb
 
-from kbbuild import ingest
+from kbbuild import KB, ingest
 from kbbuild.clean.dedup import DuplicateIndex
 from kbbuild.records import FileStatus
 from kbbuild.retrieve.evaluate import evaluate_kb
-from kbbuild.store.kb import KB
 
 from .conftest import SAMPLES, quiet_settings
 

@@ -233,8 +233,8 @@ def query(
     """Search the KB and print the best chunks: score, source file, pages, heading path, and which
     searches found each (vector, full-text, synthetic questions)."""
     from kbbuild.cli.render import hits_text
+    from kbbuild.retrieve.kb import SearchableKB
     from kbbuild.retrieve.search import page_filter
-    from kbbuild.store.kb import KB
 
     settings = _settings(
         config,
@@ -244,7 +244,7 @@ def query(
     if pages:
         first, last = _page_range(pages)
         condition = " AND ".join(f"({c})" for c in (where, page_filter(first, last)) if c)
-    store = KB.open(kb, collection)
+    store = SearchableKB.open(kb, collection)
     hits = store.query(
         question,
         version=store.resolve(version),
@@ -403,10 +403,10 @@ def evaluate(
     """Recall@1/3/5/10 and MRR of the KB on questions with known sources, per search configuration."""
     from kbbuild.cli.render import eval_text
     from kbbuild.retrieve.evaluate import evaluate_kb
-    from kbbuild.store.kb import KB
+    from kbbuild.retrieve.kb import SearchableKB
 
     settings = _settings(config, {"ingest.progress": False})
-    store = KB.open(kb, collection)
+    store = SearchableKB.open(kb, collection)
     report = evaluate_kb(
         store,
         questions_file,

@@ -16,9 +16,13 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kbbuild.errors import InputError
 from kbbuild.records import EvalConfigResult, EvalQuestion, EvalReport, Evidence, SearchHit
+
+if TYPE_CHECKING:
+    from kbbuild.retrieve.kb import SearchableKB
 
 CUTOFFS = (1, 3, 5, 10)
 
@@ -136,7 +140,7 @@ def default_configs(has_questions: bool, rerank: bool) -> list[str]:
 
 
 def evaluate_kb(
-    kb,
+    kb: SearchableKB,
     questions_file: Path,
     *,
     configs: list[str] | None = None,

@@ -130,7 +130,7 @@ class _Searchers:
     def _open(self, knowledge_id: str):
         """The collection and version a knowledge_id names. KBError texts name the KB's folder,
         which is none of the client's business, so the messages here are written for Dify users."""
-        from kbbuild.store.kb import KB
+        from kbbuild.retrieve.kb import SearchableKB as KB
 
         collection, _, ref = knowledge_id.partition("@")
         name = collection or "default"
