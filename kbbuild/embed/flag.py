@@ -72,6 +72,8 @@ class FlagEmbedder(Embedder):
         self._device = device
         if device == "cpu":
             self._model.model.float()
+        elif common["use_fp16"]:  # what FlagEmbedding's own encode does on a GPU
+            self._model.model.half()
         self._model.model.to(device)
         self._model.model.eval()
         self._onnx = self._onnx_encoder(resolved) if runs_on_onnx(backend, device, card.family) else None
