@@ -102,9 +102,46 @@ def _is_prose_row(cells: list[str | None]) -> bool:
     return len(filled) <= 2 and sum(len(c) for c in filled) > 60 and not any(_is_numeric(c) for c in filled)
 
 
+def _centre(char: dict) -> tuple[float, float]:
+    return (char["x0"] + char["x1"]) / 2, (char["top"] + char["bottom"]) / 2
+
+
+def extract_cells(table) -> list[list[str | None]]:
+    """What pdfplumber's ``Table.extract()`` returns, found faster.
+
+    pdfplumber tests every character of the page against every row of the table, which on a
+    statement page is millions of tests (two thirds of the parse time of a 10-Q went to tables).
+    Here the characters are sorted once by their vertical centre and each row takes its band by
+    bisection. The rule is the same (a character belongs to the cell its centre is in, half-open
+    on the right and bottom) and characters keep their page order, so the text is identical.
+    """
+    from bisect import bisect_left
+
+    from pdfplumber.utils import extract_text
+
+    chars = table.page.chars
+    order = sorted(range(len(chars)), key=lambda i: _centre(chars[i])[1])
+    middles = [_centre(chars[i])[1] for i in order]
+    table_rows: list[list[str | None]] = []
+    for row in table.rows:
+        x0, top, x1, bottom = row.bbox
+        band = sorted(order[bisect_left(middles, top) : bisect_left(middles, bottom)])
+        row_chars = [chars[i] for i in band if x0 <= _centre(chars[i])[0] < x1]
+        cells: list[str | None] = []
+        for cell in row.cells:
+            if cell is None:
+                cells.append(None)
+                continue
+            left, upper, right, lower = cell
+            inside = [c for c in row_chars if left <= _centre(c)[0] < right and upper <= _centre(c)[1] < lower]
+            cells.append(extract_text(inside) if inside else "")
+        table_rows.append(cells)
+    return table_rows
+
+
 def _trimmed(table) -> tuple[list[list[str | None]], tuple[float, float, float, float]] | None:
     """Rows without leading/trailing prose, and the box of just those rows (the prose stays prose)."""
-    rows = table.extract()
+    rows = extract_cells(table)
     boxes = [row.bbox for row in table.rows]
     start, stop = 0, len(rows)
     while start < stop and _is_prose_row(rows[start]):
