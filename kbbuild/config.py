@@ -101,6 +101,11 @@ class OcrSettings(_Section):
     fix_english_spacing: bool = Field(
         default=True, description="Re-insert spaces OCR drops between English words (dictionary segmentation)."
     )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto",
+        description="Where the OCR and table models run: auto = CUDA when ONNX Runtime's GPU build is installed "
+        "(onnxruntime-gpu), else the CPU. Does not change the text.",
+    )
 
 
 PII_KINDS = ("email", "phone", "cn_id", "bank_card", "ip")
@@ -320,7 +325,7 @@ class Settings(_Section):
             "stages": stage_versions or {},
             "rows": ROW_FORMAT,
             "parse": self.parse.model_dump(),
-            "ocr": self.ocr.model_dump(),
+            "ocr": self.ocr.model_dump(exclude={"device"}),
             "clean": self.clean.model_dump(),
             "chunk": self.chunk.model_dump(),
             "questions": self.questions.model_dump(include={"generator", "n", "candidates", "model", "min_score"}),

@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from kbbuild.config import Settings
+from kbbuild.errors import KbbuildError
 from kbbuild.plugins import Registry, kbbuild_version
 
 
@@ -46,7 +47,6 @@ def _torch_summary() -> str:
 def _embedder_check(registry: Registry, settings: Settings, deep: bool) -> list[Check]:
     from kbbuild.embed.flag import pick_device, runs_on_onnx
     from kbbuild.embed.models import resolve_model
-    from kbbuild.errors import KbbuildError
 
     checks = []
     for provider in registry.embedders:
@@ -99,6 +99,12 @@ def _model_checks(registry: Registry, settings: Settings, deep: bool) -> list[Ch
             configured = settings.ocr.enabled and provider.name == chosen
             detail = reason or "package and model files present"
             ok = reason is None
+            device = None
+            if ok:
+                try:
+                    device = provider.device()
+                except KbbuildError as error:  # e.g. [ocr] device = "cuda" without a GPU build
+                    ok, detail = False, str(error)
             if ok and deep and configured:
                 try:
                     if kind == "ocr_engines":
@@ -117,7 +123,7 @@ def _model_checks(registry: Registry, settings: Settings, deep: bool) -> list[Ch
                     version=provider.version,
                     configured=configured,
                     ok=ok,
-                    device=provider.device() if ok else None,
+                    device=device,
                     detail=detail,
                 )
             )

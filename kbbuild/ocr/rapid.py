@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from kbbuild.config import OcrSettings
+from kbbuild.errors import ConfigError
 from kbbuild.providers import LayoutModel, OcrEngine, TableModel
 from kbbuild.records import BBox, LayoutRegion, OcrLine
 
@@ -66,6 +67,20 @@ def onnx_device() -> str:
     return "cuda" if "CUDAExecutionProvider" in onnxruntime.get_available_providers() else "cpu"
 
 
+def use_cuda(settings: OcrSettings) -> bool:
+    """Whether the ONNX models run on the GPU: asked for (or ``auto``) and possible. Asking for
+    CUDA without ONNX Runtime's GPU build is an error, never a silent CPU run."""
+    if settings.device == "cpu":
+        return False
+    available = onnx_device() == "cuda"
+    if settings.device == "cuda" and not available:
+        raise ConfigError(
+            "[ocr] device = 'cuda', but ONNX Runtime has no CUDA provider here (install onnxruntime-gpu "
+            "on a machine with an NVIDIA GPU, or use device = 'auto')"
+        )
+    return available
+
+
 def quad_to_bbox(points) -> BBox:
     xs = [float(p[0]) for p in points]
     ys = [float(p[1]) for p in points]
@@ -73,10 +88,10 @@ def quad_to_bbox(points) -> BBox:
 
 
 @cache
-def _rapidocr(unclip_ratio: float):
+def _rapidocr(unclip_ratio: float, cuda: bool):
     from rapidocr_onnxruntime import RapidOCR
 
-    return RapidOCR(det_unclip_ratio=unclip_ratio)
+    return RapidOCR(det_unclip_ratio=unclip_ratio, det_use_cuda=cuda, cls_use_cuda=cuda, rec_use_cuda=cuda)
 
 
 @cache
@@ -97,10 +112,10 @@ def _rapid_layout():
 
 
 @cache
-def _rapid_table():
+def _rapid_table(cuda: bool):
     from rapid_table import RapidTable
 
-    return RapidTable()
+    return RapidTable(use_cuda=cuda)
 
 
 class RapidOcr(OcrEngine):
@@ -121,11 +136,11 @@ class RapidOcr(OcrEngine):
         )
 
     def device(self) -> str:
-        return "cpu"  # rapidocr-onnxruntime is configured for the CPU provider
+        return "cuda" if use_cuda(self.settings) else "cpu"
 
     def recognize(self, image: np.ndarray) -> list[OcrLine]:
         with _lock:
-            engine = _rapidocr(self.settings.unclip_ratio)
+            engine = _rapidocr(self.settings.unclip_ratio, use_cuda(self.settings))
         result, _ = engine(image)
         return [
             OcrLine(text=str(text), bbox=quad_to_bbox(box), confidence=float(score))
@@ -162,12 +177,18 @@ class RapidTableModel(TableModel):
     def unavailable_reason(self) -> str | None:
         return _missing("rapid_table", "rapid-table", ("models/slanet-plus.onnx",))
 
+    def __init__(self, settings: OcrSettings | None = None) -> None:
+        self.settings = settings or OcrSettings()
+
+    def configure(self, settings: OcrSettings) -> RapidTableModel:
+        return RapidTableModel(settings)
+
     def device(self) -> str:
-        return "cpu"  # rapid-table 0.3 runs on CUDA only when asked with use_cuda
+        return "cuda" if use_cuda(self.settings) else "cpu"
 
     def recognize(self, image: np.ndarray, lines: list[OcrLine]) -> str:
         with _lock:
-            model = _rapid_table()
+            model = _rapid_table(use_cuda(self.settings))
         ocr_result = [
             [
                 [

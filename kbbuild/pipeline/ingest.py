@@ -242,6 +242,8 @@ def ingest(
         raise InputError(f"input path does not exist: {input_path}")
     pm = make_plugin_manager(settings.plugins, extra_plugins)
     registry = Registry.from_plugin_manager(pm)
+    if settings.ocr.enabled and settings.ocr.device == "cuda":  # refuse now, not on the first scanned page
+        registry.named("ocr_engines", settings.ocr.engine).configure(settings.ocr).device()
     timer = _Timer()
     kb = KB.open_or_create(kb_path, collection)
     with kb.write_lock():
