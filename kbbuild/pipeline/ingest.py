@@ -182,7 +182,7 @@ def _start_pool(
 def _prepared_files(
     todo: list[SourceFile], pool: ParsePool | None, tools: PrepareTools, progress: Progress
 ) -> Iterator[PreparedFile]:
-    """Prepared files in plan order, from the pool or from this process."""
+    """Prepared files in plan order, from the pool (which ``ingest`` closes) or from this process."""
     if pool is None:
         for source in todo:
             prepared = prepare(source, tools)
@@ -190,10 +190,7 @@ def _prepared_files(
             yield prepared
         return
     pool.on_done = progress.prepared
-    try:
-        yield from pool.map(todo)
-    finally:
-        pool.close()
+    yield from pool.map(todo)
 
 
 def _counts(found: Discovery, records: list[FileRecord], writer: KBWriter | None, total: int) -> VersionCounts:
