@@ -3,12 +3,13 @@
 The texts are real chunks: kbbuild parses, cleans and chunks PDFs from a corpus (default: the
 smallest financebench filings) exactly as an ingest does, then both sides embed the same list with
 the same model, batch size, max length and threads, in this one process, interleaved (A B C A B C
-...) so that the machine's noise hits all alike. kbbuild runs once per ``[embed] backend`` (torch:
-PyTorch; onnx: ONNX Runtime on a graph exported from the same weights). Reported: chunks/s of each
-run, the median per-round ratio of each kbbuild backend to FlagEmbedding, and the largest
-difference between each backend's vectors and FlagEmbedding's. Run from the repo root:
+...) so that the machine's noise hits all alike. kbbuild runs once per engine (torch: PyTorch;
+onnx: ONNX Runtime on a graph exported from the same weights; onnx-int8: its int8 graph, one text
+per run). Reported: chunks/s of each run, the median per-round ratio of each engine to
+FlagEmbedding, and the largest difference and lowest cosine between each engine's vectors and
+FlagEmbedding's. Run from the repo root:
 
-    python bench/embed.py                       # 256 chunks, 3 rounds, backends torch and onnx
+    python bench/embed.py                       # 256 chunks, 3 rounds, torch, onnx and onnx-int8
     python bench/embed.py --chunks 512 --rounds 5 --batch-size 32 --backends onnx
 """
 
@@ -54,7 +55,9 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=None, help="default: kbbuild's [embed] batch_size")
-    parser.add_argument("--backends", default="torch,onnx", help="kbbuild [embed] backends to run")
+    parser.add_argument(
+        "--backends", default="torch,onnx,onnx-int8", help="kbbuild engines to run: torch, onnx, onnx-int8"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -67,7 +70,9 @@ def main() -> None:
     for backend in args.backends.split(","):
         settings = Settings()
         settings.ingest.progress = False
-        settings.embed.backend = backend
+        settings.embed.backend, settings.embed.precision = (
+            ("onnx", "int8") if backend == "onnx-int8" else (backend, "float")
+        )
         if args.batch_size:
             settings.embed.batch_size = args.batch_size
         registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
@@ -106,6 +111,11 @@ def main() -> None:
             for name in runs
             if name != "flagembedding"
         },
+        "min_cosine_to_flagembedding": {
+            name: float((vectors[name] * vectors["flagembedding"]).sum(axis=1).min())
+            for name in runs
+            if name != "flagembedding"
+        },
     }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -115,7 +125,11 @@ def main() -> None:
         print(f"  {name:16} chunks/s per round: {', '.join(map(str, values))}")
     for name, ratio in result["median_ratio_to_flagembedding"].items():
         difference = result["max_abs_vector_difference"][name]
-        print(f"  {name:16} median ratio to FlagEmbedding {ratio}; largest vector difference {difference:.1e}")
+        cosine = result["min_cosine_to_flagembedding"][name]
+        print(
+            f"  {name:16} median ratio to FlagEmbedding {ratio}; largest vector difference {difference:.1e}, "
+            f"lowest cosine {cosine:.4f}"
+        )
 
 
 if __name__ == "__main__":

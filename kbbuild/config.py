@@ -239,6 +239,14 @@ class EmbedSettings(_Section):
         "weights; CPU, encoder models), 'torch', or 'auto' (onnx where it applies, else torch). Both give "
         "the same vectors to float rounding, so switching does not rebuild a KB.",
     )
+    precision: Literal["auto", "float", "int8"] = Field(
+        default="auto",
+        description="Weights of the model's matrix products: 'float' (fp32 on CPU, fp16 on a GPU) or 'int8' "
+        "(ONNX Runtime dynamic quantisation, per channel, CPU only: about 2x faster, vectors at cosine 0.99 "
+        "to float). 'auto': an existing KB keeps the precision it was built with; a new one gets int8 where "
+        "the model runs on ONNX Runtime, else float. int8 vectors are a different model as far as the KB is "
+        "concerned: changing it re-embeds every file, and queries use the KB's own.",
+    )
     batch_texts: int = Field(
         default=256,
         ge=1,
@@ -329,8 +337,10 @@ class Settings(_Section):
             "clean": self.clean.model_dump(),
             "chunk": self.chunk.model_dump(),
             "questions": self.questions.model_dump(include={"generator", "n", "candidates", "model", "min_score"}),
-            "embed": self.embed.model_dump(exclude={"device", "batch_size", "batch_texts", "backend"}),
+            "embed": self.embed.model_dump(exclude={"device", "batch_size", "batch_texts", "backend", "precision"}),
         }
+        if self.embed.precision == "int8":  # float vectors are one space whatever runs them; int8 is another
+            relevant["embed_precision"] = "int8"
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
     def with_overrides(self, overrides: dict[str, Any]) -> Settings:

@@ -45,7 +45,7 @@ def _torch_summary() -> str:
 
 
 def _embedder_check(registry: Registry, settings: Settings, deep: bool) -> list[Check]:
-    from kbbuild.embed.flag import pick_device, runs_on_onnx
+    from kbbuild.embed.flag import pick_device, pick_engine
     from kbbuild.embed.models import resolve_model
 
     checks = []
@@ -60,8 +60,12 @@ def _embedder_check(registry: Registry, settings: Settings, deep: bool) -> list[
                 detail += " (downloads on first use; offline it must already be in the Hugging Face cache)"
             device = pick_device(settings.embed.device)
             try:
-                engine = "onnx" if runs_on_onnx(settings.embed.backend, device, resolved.card.family) else "torch"
-                detail += f"; engine {engine} ([embed] backend = {settings.embed.backend})"
+                embed = settings.embed
+                engine = pick_engine(embed.backend, embed.precision, device, resolved.card.family)
+                detail += (
+                    f"; engine {engine} ([embed] backend = {embed.backend}, precision = {embed.precision}"
+                    f"{': an existing KB keeps its own' if embed.precision == 'auto' else ''})"
+                )
             except KbbuildError as error:
                 ok, detail = False, f"{detail}; {error}"
             if deep:

@@ -159,6 +159,12 @@ class EmbedderProvider(Provider):
         The default loads the whole model; providers override it when they can do better."""
         return self.load(model, settings).token_counter()
 
+    def default_precision(self, model: str, settings: Settings) -> str:
+        """The precision ``[embed] precision = "auto"`` gives a new KB ("float" or "int8"), decided
+        without loading the model: ingest must know it before planning, since a KB's vectors all
+        share one. Providers without a quantised engine keep "float"."""
+        return "float"
+
 
 class Exporter(Provider):
     """Writes one KB version to files in a format other tools read."""

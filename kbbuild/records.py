@@ -297,16 +297,23 @@ class EmbeddingModelInfo(_Record):
     query_instruction: str | None = None
     backend: str = Field(
         default="torch",
-        description="Engine that ran the model: torch, or onnx (ONNX Runtime; the same vectors to float rounding).",
+        description="Engine that ran the model: torch, onnx (ONNX Runtime; the same vectors to float rounding), "
+        "or onnx-int8 (ONNX Runtime with int8 weights: a vector space of its own).",
     )
+
+    @property
+    def precision(self) -> str:
+        """'int8' or 'float': the part of the engine that decides which vectors are comparable."""
+        return "int8" if self.backend.endswith("int8") else "float"
 
     def compatible_with(self, other: EmbeddingModelInfo) -> bool:
         """Vectors are comparable only if model, pooling and normalisation all agree."""
-        return (self.name, self.dim, self.normalize, self.pooling) == (
+        return (self.name, self.dim, self.normalize, self.pooling, self.precision) == (
             other.name,
             other.dim,
             other.normalize,
             other.pooling,
+            other.precision,
         )
 
 

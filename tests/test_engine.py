@@ -116,32 +116,83 @@ def test_embedding_batches_are_filled_across_files(corpus, tmp_path, monkeypatch
     assert all(n >= 64 for n in calls[:-1])  # every call but the last is a full gathering
 
 
-def test_the_onnx_engine_gives_the_torch_vectors_and_is_recorded(corpus, tmp_path):
+def _load(backend: str, precision: str):
     from kbbuild.config import Settings
-    from kbbuild.embed.flag import runs_on_onnx
-    from kbbuild.errors import ConfigError
     from kbbuild.plugins import Registry, make_plugin_manager
+
+    settings = Settings()
+    settings.embed.backend, settings.embed.precision = backend, precision
+    registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
+    return registry.named("embedders", settings.embed.provider).load(settings.embed.model, settings)
+
+
+def test_the_engines_give_the_torch_vectors_or_say_they_do_not(corpus):
+    """Float on ONNX Runtime is the torch model to float rounding; int8 is close but its own space,
+    and records itself as such."""
+    from kbbuild.embed.flag import pick_engine
+    from kbbuild.errors import ConfigError
 
     texts = [text for text in (corpus / "xinghe_faq_zh.md").read_text(encoding="utf-8").split("\n\n") if text]
     texts += ["The pressure sensor is recalibrated every 500 operating hours.", "Harbor revenue rose 12%."]
     vectors = {}
-    for backend in ("torch", "onnx"):
-        settings = Settings()
-        settings.embed.backend = backend
-        registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
-        embedder = registry.named("embedders", settings.embed.provider).load(settings.embed.model, settings)
-        assert embedder.info.backend == backend
-        vectors[backend] = (embedder.embed_documents(texts), embedder.embed_queries(["sensor calibration"]))
+    engines = (("torch", "float", "torch"), ("onnx", "float", "onnx"), ("auto", "int8", "onnx-int8"))
+    for backend, precision, engine in engines:
+        embedder = _load(backend, precision)
+        assert embedder.info.backend == engine
+        vectors[engine] = (embedder.embed_documents(texts), embedder.embed_queries(["sensor calibration"]))
     assert np.abs(vectors["torch"][0] - vectors["onnx"][0]).max() < 1e-5
     assert np.abs(vectors["torch"][1] - vectors["onnx"][1]).max() < 1e-5
+    cosines = (vectors["torch"][0] * vectors["onnx-int8"][0]).sum(axis=1)
+    assert cosines.min() > 0.97 and np.abs(vectors["torch"][0] - vectors["onnx-int8"][0]).max() > 1e-4
+    assert not _load("onnx", "float").info.compatible_with(_load("auto", "int8").info)
+    alone = _load("auto", "int8").embed_documents([texts[-1]])[0]  # a text's vector is its own, not its batch's
+    assert np.abs(alone - vectors["onnx-int8"][0][-1]).max() < 1e-6
 
-    settings = quiet_settings()
-    settings.ingest.workers = 0
-    ingest(corpus, tmp_path / "kb", settings)  # default backend: auto, which is onnx on a CPU
-    assert KB.open(tmp_path / "kb").manifest().embedding.backend == "onnx"
+    assert pick_engine("auto", "auto", "cpu", "encoder") == "onnx-int8"
+    assert pick_engine("auto", "float", "cpu", "encoder") == "onnx"
+    assert pick_engine("auto", "auto", "cuda", "encoder") == "torch"
+    assert pick_engine("auto", "auto", "cpu", "m3") == "torch"
+    assert pick_engine("auto", "int8", "cuda", "encoder") == "onnx-int8"  # int8 kernels are CPU ones
     with pytest.raises(ConfigError, match="backend = 'onnx' runs encoder models on the CPU"):
-        runs_on_onnx("onnx", "cuda", "encoder")
-    assert not runs_on_onnx("auto", "cuda", "encoder") and not runs_on_onnx("auto", "cpu", "m3")
+        pick_engine("onnx", "float", "cuda", "encoder")
+    with pytest.raises(ConfigError, match="precision = 'int8' runs encoder models on ONNX Runtime"):
+        pick_engine("torch", "int8", "cpu", "encoder")
+
+
+def test_a_kb_keeps_its_precision_and_queries_with_it(tmp_path, cli):
+    """auto gives a new KB int8; an existing float KB stays float (not re-embedded); asking for
+    another precision re-embeds every file; a query always embeds at the KB's own precision."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for number in range(2):
+        notes_pdf(docs / f"memo_{number}.pdf", number)
+    kb_float, kb_auto = tmp_path / "float", tmp_path / "auto"
+    assert cli("ingest", docs, "--kb", kb_float, "--embed-precision", "float", "--no-progress").exit_code == 0
+    assert cli("ingest", docs, "--kb", kb_auto, "--no-progress").exit_code == 0
+    assert KB.open(kb_float).manifest().embedding.backend == "onnx"
+    assert KB.open(kb_auto).manifest().embedding.backend == "onnx-int8"
+    assert KB.open(kb_float).manifest().config_fingerprint != KB.open(kb_auto).manifest().config_fingerprint
+
+    notes_pdf(docs / "memo_2.pdf", 2)
+    again = cli("ingest", docs, "--kb", kb_float, "--no-progress", "--json")
+    assert again.exit_code == 0
+    counts = KB.open(kb_float).manifest().counts
+    assert (counts.files_unchanged, KB.open(kb_float).manifest().embedding.backend) == (2, "onnx")
+
+    switched = cli("ingest", docs, "--kb", kb_float, "--embed-precision", "int8", "--no-progress")
+    assert switched.exit_code == 0 and "every file is processed again" in switched.output
+    store = KB.open(kb_float)
+    assert store.manifest().embedding.backend == "onnx-int8" and store.manifest().counts.files_unchanged == 0
+    int8_rows = {r["id"]: r["vector"] for r in store.chunks_table(store.manifest()).to_arrow().to_pylist()}
+    auto = KB.open(kb_auto)
+    auto_rows = {r["id"]: r["vector"] for r in auto.chunks_table(auto.manifest()).to_arrow().to_pylist()}
+    shared = set(int8_rows) & set(auto_rows)
+    assert shared and all(np.allclose(int8_rows[i], auto_rows[i], atol=1e-6) for i in shared)  # batch-free
+
+    searcher = KB.open(kb_auto).searcher()
+    hit = searcher.search("inspection notes", k=1, mode="vector")[0]
+    query = _load("auto", "int8").embed_queries(["inspection notes"])[0]
+    assert hit.similarity == pytest.approx(float(np.dot(query, auto_rows[hit.chunk_id])), abs=1e-4)
 
 
 def test_asking_for_a_gpu_that_is_not_there_is_refused_up_front(tmp_path, cli):

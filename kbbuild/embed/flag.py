@@ -32,10 +32,12 @@ def pick_device(requested: str) -> str:
 
 class FlagEmbedder(Embedder):
     def __init__(
-        self, resolved: ResolvedModel, device: str, batch_size: int, max_length: int | None, backend: str = "torch"
+        self, resolved: ResolvedModel, device: str, batch_size: int, max_length: int | None, engine: str = "torch"
     ) -> None:
         transformers_quiet()
         card = resolved.card
+        if engine.startswith("onnx"):
+            device = "cpu"  # the torch model is only read to export the graph ONNX Runtime runs
         self._encode_lock = threading.Lock()
         self.batch_size = batch_size
         self.max_length = min(max_length or card.max_length, card.max_length)
@@ -76,7 +78,7 @@ class FlagEmbedder(Embedder):
             self._model.model.half()
         self._model.model.to(device)
         self._model.model.eval()
-        self._onnx = self._onnx_encoder(resolved) if runs_on_onnx(backend, device, card.family) else None
+        self._onnx = self._onnx_encoder(resolved, quantized=engine == "onnx-int8") if engine != "torch" else None
         dim = int(self._encode(["dimension probe"], query=False).shape[1])
         self.info = EmbeddingModelInfo(
             name=card.name,
@@ -87,18 +89,20 @@ class FlagEmbedder(Embedder):
             pooling=card.pooling,
             max_length=self.max_length,
             query_instruction=card.query_instruction,
-            backend="onnx" if self._onnx is not None else "torch",
+            backend=engine,
         )
 
-    def _onnx_encoder(self, resolved: ResolvedModel):
+    def _onnx_encoder(self, resolved: ResolvedModel, quantized: bool):
         import torch
 
-        from kbbuild.embed.onnx import OnnxEncoder, export
+        from kbbuild.embed.onnx import OnnxEncoder, export, quantize
 
         names = list(self._model.tokenizer.model_input_names)
         path = export(self._model.model, names, resolved.location)
+        if quantized:
+            path = quantize(path)
         card = resolved.card
-        return OnnxEncoder(path, names, card.pooling, card.normalize, torch.get_num_threads())
+        return OnnxEncoder(path, names, card.pooling, card.normalize, torch.get_num_threads(), quantized)
 
     def _encode(self, texts: Sequence[str], query: bool) -> np.ndarray:
         if not texts:
@@ -128,9 +132,12 @@ class FlagEmbedder(Embedder):
         lengths = [len(ids) for ids in encoded["input_ids"]]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         batches: list[np.ndarray] = []
+        # int8 graphs quantise activations with one scale per run: batched with other texts, a text's
+        # vector would depend on its neighbours (up to 0.03 per dimension), so each runs alone.
+        step = 1 if self._onnx is not None and self._onnx.quantized else self.batch_size
         with torch.inference_mode():
-            for start in range(0, len(order), self.batch_size):
-                features = [{key: encoded[key][i] for key in encoded} for i in order[start : start + self.batch_size]]
+            for start in range(0, len(order), step):
+                features = [{key: encoded[key][i] for key in encoded} for i in order[start : start + step]]
                 if self._onnx is not None:
                     batches.append(self._onnx(model.tokenizer.pad(features, padding=True, return_tensors="np")))
                     continue
@@ -168,18 +175,31 @@ class FlagEmbedder(Embedder):
         return self._encode(texts, query=True)
 
 
-def runs_on_onnx(backend: str, device: str, family: str) -> bool:
-    """``auto`` picks ONNX Runtime where it is the faster engine: on CPU, for plain encoders."""
+AUTO_INT8 = True  # [embed] precision = "auto" on ONNX Runtime: int8 (measured in bench/precision.py)
+
+
+def pick_engine(backend: str, precision: str, device: str, family: str) -> str:
+    """What runs the model: "torch", "onnx" (float) or "onnx-int8". ONNX Runtime is the faster CPU
+    engine for plain encoders; int8 weights make it about 2x faster again, at cosine 0.99 to the
+    float vectors. BGE-M3 (its dense head is a separate module) and GPUs stay on torch in float."""
+    onnx_applies = family != "m3"
+    if precision == "int8":
+        if backend == "torch" or not onnx_applies:
+            raise ConfigError(
+                f"[embed] precision = 'int8' runs encoder models on ONNX Runtime; this model ({family}) with "
+                f"backend '{backend}' needs precision = 'float' or 'auto'"
+            )
+        return "onnx-int8"  # on the CPU even where a GPU is: int8 kernels are ONNX Runtime's CPU ones
     if backend == "torch":
-        return False
-    if device != "cpu" or family == "m3":
+        return "torch"
+    if device != "cpu" or not onnx_applies:
         if backend == "onnx":
             raise ConfigError(
                 f"[embed] backend = 'onnx' runs encoder models on the CPU; this model ({family}) on {device} "
                 "needs backend = 'torch' or 'auto'"
             )
-        return False
-    return True
+        return "torch"
+    return "onnx-int8" if precision == "auto" and AUTO_INT8 else "onnx"
 
 
 def _counter(tokenizer) -> Callable[[str], int]:
@@ -208,12 +228,18 @@ def transformers_quiet() -> None:
 
 
 def load_flag_embedder(
-    resolved: ResolvedModel, device: str, batch_size: int, max_length: int | None, backend: str = "torch"
+    resolved: ResolvedModel,
+    device: str,
+    batch_size: int,
+    max_length: int | None,
+    backend: str = "auto",
+    precision: str = "float",
 ) -> FlagEmbedder:
-    """Model loads take seconds: every caller in the process shares one instance per model/device."""
+    """Model loads take seconds: every caller in the process shares one instance per model/engine."""
     device = pick_device(device)
-    key = (resolved.location, device, max_length or 0, backend)
+    engine = pick_engine(backend, precision, device, resolved.card.family)
+    key = (resolved.location, device, max_length or 0, engine)
     with _cache_lock:
         if key not in _cache:
-            _cache[key] = FlagEmbedder(resolved, device, batch_size, max_length, backend)
+            _cache[key] = FlagEmbedder(resolved, device, batch_size, max_length, engine)
         return _cache[key]

@@ -22,7 +22,16 @@ class FlagEmbeddingProvider(EmbedderProvider):
         from kbbuild.embed.flag import load_flag_embedder
 
         embed = settings.embed
-        return load_flag_embedder(resolve_model(model), embed.device, embed.batch_size, embed.max_length, embed.backend)
+        return load_flag_embedder(
+            resolve_model(model), embed.device, embed.batch_size, embed.max_length, embed.backend, embed.precision
+        )
+
+    def default_precision(self, model: str, settings: Settings) -> str:
+        from kbbuild.embed.flag import pick_device, pick_engine
+
+        embed = settings.embed
+        engine = pick_engine(embed.backend, "auto", pick_device(embed.device), resolve_model(model).card.family)
+        return "int8" if engine == "onnx-int8" else "float"
 
     def load_token_counter(self, model: str, settings: Settings) -> Callable[[str], int]:
         from kbbuild.embed.flag import load_token_counter

@@ -74,6 +74,25 @@ def stage_versions(registry: Registry, settings: Settings) -> dict[str, str]:
     return {f"{stage.kind}:{stage.name}": stage.version for stage in [*registry.cleaners, chunker, embedder]}
 
 
+def _settle_precision(settings: Settings, registry: Registry, previous: Manifest | None) -> Settings:
+    """Turn ``[embed] precision = "auto"`` into the precision this run embeds with, before planning:
+    all vectors of a KB must share one, so an existing KB keeps its own (a KB built before int8
+    existed stays float and is not re-embedded), and only a new KB, or a new model, gets the
+    provider's default. An explicit precision that differs from the KB's changes the settings
+    fingerprint, and every file is embedded again."""
+    if settings.embed.precision != "auto":
+        return settings
+    provider = registry.named("embedders", settings.embed.provider)
+    same_model = previous is not None and previous.embedding.name == provider.describe(settings.embed.model)
+    settled = settings.model_copy(deep=True)
+    settled.embed.precision = (
+        previous.embedding.precision
+        if same_model and previous is not None
+        else provider.default_precision(settings.embed.model, settings)
+    )
+    return settled
+
+
 def worker_count(settings: Settings) -> int:
     """Parse worker processes: ``[ingest] workers``, or one per core; 0 parses in this process."""
     if settings.ingest.workers is not None:
@@ -247,6 +266,7 @@ def ingest(
         previous = kb.latest_manifest()
         with timer.stage("discover"):
             found = discover(input_path, settings, registry.supported_formats())
+        settings = _settle_precision(settings, registry, previous)
         fingerprint = settings.fingerprint(stage_versions(registry, settings))
         plan = make_plan(found, previous, fingerprint, full)
         records = [*found.failures, *plan.unreadable, *found.skipped, *plan.unchanged]

@@ -26,16 +26,19 @@ class SearchableKB(KB):
     """One collection of a KB folder, with search (``kbbuild.KB``)."""
 
     def load_embedder(self, manifest: Manifest, registry: Registry, settings: Settings) -> Embedder:
-        """Load the model the version was built with, and prove it is the same model."""
+        """Load the model the version was built with, at the precision it was built with (int8
+        vectors are a space of their own), and prove it is the same model."""
         recorded = manifest.embedding
         provider = registry.named("embedders", recorded.provider)
         location = recorded.location if Path(recorded.location).is_dir() else recorded.name
+        settings = settings.model_copy(deep=True)
+        settings.embed.precision = recorded.precision
         embedder = provider.load(location, settings)
         if not embedder.info.compatible_with(recorded):
             raise KBError(
-                f"the model loaded from {location} ({embedder.info.name}, {embedder.info.dim} dims) "
-                f"does not match the one KB version {manifest.kb_version} was built with "
-                f"({recorded.name}, {recorded.dim} dims)"
+                f"the model loaded from {location} ({embedder.info.name}, {embedder.info.dim} dims, "
+                f"{embedder.info.precision}) does not match the one KB version {manifest.kb_version} was built "
+                f"with ({recorded.name}, {recorded.dim} dims, {recorded.precision})"
             )
         return embedder
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
 
@@ -79,38 +80,58 @@ class _PageSpace:
         return min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)
 
 
+def _address_function(function, argtypes: list) -> Callable:
+    """``function`` (a pypdfium2 binding) called through a prototype that returns the pointer as a
+    plain int: comparing two pointers then costs no ``ctypes.cast``."""
+    address = ctypes.cast(function, ctypes.c_void_p).value
+    return ctypes.CFUNCTYPE(ctypes.c_void_p, *argtypes)(address)
+
+
+_text_object_of = _address_function(pdfium_c.FPDFText_GetTextObject, [ctypes.c_void_p, ctypes.c_int])
+_LINE_ENDS = (10, 13)
+
+
 def _chars(page, space: _PageSpace) -> list[LTChar]:
+    """Every character pdfium reads on the page. This loop runs for each of a page's thousands of
+    characters, so the ctypes calls are bound once and the rarely needed ones skipped."""
     textpage = page.get_textpage()
     raw = textpage.raw
+    raw_address = ctypes.cast(raw, ctypes.c_void_p).value
     rect = pdfium_c.FS_RECTF()
+    rect_ref = ctypes.byref(rect)
     buffer = ctypes.create_string_buffer(256)
     flags = ctypes.c_int()
     matrix = pdfium_c.FS_MATRIX()
     size, up = 0.0, ""
     x, y = ctypes.c_double(), ctypes.c_double()
+    x_ref, y_ref = ctypes.byref(x), ctypes.byref(y)
+    get_unicode, is_generated = pdfium_c.FPDFText_GetUnicode, pdfium_c.FPDFText_IsGenerated
+    loose_box, char_origin = pdfium_c.FPDFText_GetLooseCharBox, pdfium_c.FPDFText_GetCharOrigin
+    to_page = space.box
     chars: list[LTChar] = []
     last_object, fontname = None, ""
     previous: tuple[float, float, float, float] | None = None  # last glyph box, upright text, user space
     try:
         for index in range(pdfium_c.FPDFText_CountChars(raw)):
-            if pdfium_c.FPDFText_IsGenerated(raw, index):
+            code = get_unicode(raw, index)
+            # Only spaces and line ends can be generated, so only they need asking.
+            if (code == 32 or code in _LINE_ENDS) and is_generated(raw, index):
                 # pdfium's word break between two glyphs on a line (some PDFs position words
                 # instead of drawing spaces). pdfminer's line analysis sees the gap anyway, but
                 # pdfplumber's cell text needs a space wider than 3 pt unless a space char is there.
-                if previous is not None and pdfium_c.FPDFText_GetUnicode(raw, index) == 32:
-                    pdfium_c.FPDFText_GetLooseCharBox(raw, index, ctypes.byref(rect))
+                if previous is not None and code == 32:
+                    loose_box(raw, index, rect_ref)
                     _, bottom, right, top = previous
                     if 0 <= rect.left - right < 4 * (top - bottom):
                         gap = (right, bottom, max(rect.left, right + 0.1), top)
-                        chars.append(LTChar(" ", space.box(gap), fontname, size))
+                        chars.append(LTChar(" ", to_page(gap), fontname, size))
                 previous = None
                 continue
-            code = pdfium_c.FPDFText_GetUnicode(raw, index)
             char = "-" if code == 2 else chr(code) if code else ""  # pdfium marks a line-end hyphen as 0x02
             if not char or (char.isspace() and char != " "):
                 continue  # a space drawn by the PDF is a character, as pdfminer has it; line breaks are not
-            pdfium_c.FPDFText_GetLooseCharBox(raw, index, ctypes.byref(rect))
-            text_object = ctypes.cast(pdfium_c.FPDFText_GetTextObject(raw, index), ctypes.c_void_p).value
+            loose_box(raw, index, rect_ref)
+            text_object = _text_object_of(raw_address, index)
             if text_object != last_object:  # font facts are per text object, not per char
                 length = pdfium_c.FPDFText_GetFontInfo(raw, index, buffer, len(buffer), ctypes.byref(flags))
                 fontname = buffer.raw[: max(length - 1, 0)].decode("utf-8", "replace")
@@ -119,10 +140,10 @@ def _chars(page, space: _PageSpace) -> list[LTChar]:
                 last_object = text_object
                 size, up = _size_and_up(raw, index, matrix)
             box = (rect.left, rect.bottom, rect.right, rect.top)
-            if size > 0 and up and pdfium_c.FPDFText_GetCharOrigin(raw, index, ctypes.byref(x), ctypes.byref(y)):
+            if size > 0 and up and char_origin(raw, index, x_ref, y_ref):
                 box = _glyph_box(box, x.value, y.value, size, up)
             if box[2] > box[0] and box[3] > box[1]:
-                chars.append(LTChar(char, space.box(box), fontname, size))
+                chars.append(LTChar(char, to_page(box), fontname, size))
                 previous = box if up == "+y" and char != " " else None
     finally:
         textpage.close()

@@ -30,6 +30,7 @@ from pdfplumber.utils.exceptions import PdfminerException
 
 from kbbuild.errors import InputError
 from kbbuild.parse.pdf.pdfium_chars import read_page as read_pdfium_page
+from kbbuild.parse.pdf.plumber_objects import plumber_objects
 from kbbuild.parse.pdf.tables import TextTable, find_tables, table_signal
 from kbbuild.parse.reading_order import xy_cut_order
 from kbbuild.records import BBox, Element, ElementKind, ExtractionMethod, PageInfo
@@ -200,6 +201,7 @@ def _read_page_fast(pdfium_page, plumber_page, number: int) -> _PageParts:
     tables: list[TextTable] = []
     if signal.worth_looking:
         plumber_page._layout = layout
+        plumber_page._objects = plumber_objects(plumber_page, layout)
         tables = find_tables(plumber_page, signal)
         plumber_page.close()
     return _parts(layout, number, tables, page.images)
