@@ -243,9 +243,9 @@ class EmbedSettings(_Section):
         default="auto",
         description="Weights of the model's matrix products: 'float' (fp32 on CPU, fp16 on a GPU) or 'int8' "
         "(ONNX Runtime dynamic quantisation, per channel, CPU only: about 2x faster, vectors at cosine 0.99 "
-        "to float). 'auto': an existing KB keeps the precision it was built with; a new one gets int8 where "
-        "the model runs on ONNX Runtime, else float. int8 vectors are a different model as far as the KB is "
-        "concerned: changing it re-embeds every file, and queries use the KB's own.",
+        "to float). 'auto': an existing KB keeps the precision it was built with; a new one gets float (int8 "
+        "is opt-in until its retrieval is measured on financebench). int8 vectors are a different model as far "
+        "as the KB is concerned: changing it re-embeds every file, and queries use the KB's own.",
     )
     batch_texts: int = Field(
         default=256,

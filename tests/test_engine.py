@@ -129,7 +129,7 @@ def _load(backend: str, precision: str):
 def test_the_engines_give_the_torch_vectors_or_say_they_do_not(corpus):
     """Float on ONNX Runtime is the torch model to float rounding; int8 is close but its own space,
     and records itself as such."""
-    from kbbuild.embed.flag import pick_engine
+    from kbbuild.embed.flag import AUTO_INT8, pick_engine
     from kbbuild.errors import ConfigError
 
     texts = [text for text in (corpus / "xinghe_faq_zh.md").read_text(encoding="utf-8").split("\n\n") if text]
@@ -148,7 +148,7 @@ def test_the_engines_give_the_torch_vectors_or_say_they_do_not(corpus):
     alone = _load("auto", "int8").embed_documents([texts[-1]])[0]  # a text's vector is its own, not its batch's
     assert np.abs(alone - vectors["onnx-int8"][0][-1]).max() < 1e-6
 
-    assert pick_engine("auto", "auto", "cpu", "encoder") == "onnx-int8"
+    assert pick_engine("auto", "auto", "cpu", "encoder") == ("onnx-int8" if AUTO_INT8 else "onnx")
     assert pick_engine("auto", "float", "cpu", "encoder") == "onnx"
     assert pick_engine("auto", "auto", "cuda", "encoder") == "torch"
     assert pick_engine("auto", "auto", "cpu", "m3") == "torch"
@@ -160,39 +160,39 @@ def test_the_engines_give_the_torch_vectors_or_say_they_do_not(corpus):
 
 
 def test_a_kb_keeps_its_precision_and_queries_with_it(tmp_path, cli):
-    """auto gives a new KB int8; an existing float KB stays float (not re-embedded); asking for
-    another precision re-embeds every file; a query always embeds at the KB's own precision."""
+    """A KB keeps the precision it was built with when ingest says auto (not re-embedded); asking
+    for another precision re-embeds every file; a query always embeds at the KB's own precision."""
     docs = tmp_path / "docs"
     docs.mkdir()
     for number in range(2):
         notes_pdf(docs / f"memo_{number}.pdf", number)
-    kb_float, kb_auto = tmp_path / "float", tmp_path / "auto"
+    kb_float, kb_int8 = tmp_path / "float", tmp_path / "int8"
     assert cli("ingest", docs, "--kb", kb_float, "--embed-precision", "float", "--no-progress").exit_code == 0
-    assert cli("ingest", docs, "--kb", kb_auto, "--no-progress").exit_code == 0
+    assert cli("ingest", docs, "--kb", kb_int8, "--embed-precision", "int8", "--no-progress").exit_code == 0
     assert KB.open(kb_float).manifest().embedding.backend == "onnx"
-    assert KB.open(kb_auto).manifest().embedding.backend == "onnx-int8"
-    assert KB.open(kb_float).manifest().config_fingerprint != KB.open(kb_auto).manifest().config_fingerprint
+    assert KB.open(kb_int8).manifest().embedding.backend == "onnx-int8"
+    assert KB.open(kb_float).manifest().config_fingerprint != KB.open(kb_int8).manifest().config_fingerprint
 
     notes_pdf(docs / "memo_2.pdf", 2)
-    again = cli("ingest", docs, "--kb", kb_float, "--no-progress", "--json")
-    assert again.exit_code == 0
-    counts = KB.open(kb_float).manifest().counts
-    assert (counts.files_unchanged, KB.open(kb_float).manifest().embedding.backend) == (2, "onnx")
+    for kb, backend in ((kb_float, "onnx"), (kb_int8, "onnx-int8")):
+        assert cli("ingest", docs, "--kb", kb, "--no-progress").exit_code == 0  # precision auto
+        manifest = KB.open(kb).manifest()
+        assert (manifest.counts.files_unchanged, manifest.embedding.backend) == (2, backend)
 
     switched = cli("ingest", docs, "--kb", kb_float, "--embed-precision", "int8", "--no-progress")
     assert switched.exit_code == 0 and "every file is processed again" in switched.output
     store = KB.open(kb_float)
     assert store.manifest().embedding.backend == "onnx-int8" and store.manifest().counts.files_unchanged == 0
     int8_rows = {r["id"]: r["vector"] for r in store.chunks_table(store.manifest()).to_arrow().to_pylist()}
-    auto = KB.open(kb_auto)
-    auto_rows = {r["id"]: r["vector"] for r in auto.chunks_table(auto.manifest()).to_arrow().to_pylist()}
-    shared = set(int8_rows) & set(auto_rows)
-    assert shared and all(np.allclose(int8_rows[i], auto_rows[i], atol=1e-6) for i in shared)  # batch-free
+    other = KB.open(kb_int8)
+    other_rows = {r["id"]: r["vector"] for r in other.chunks_table(other.manifest()).to_arrow().to_pylist()}
+    shared = set(int8_rows) & set(other_rows)
+    assert shared and all(np.allclose(int8_rows[i], other_rows[i], atol=1e-6) for i in shared)  # batch-free
 
-    searcher = KB.open(kb_auto).searcher()
+    searcher = KB.open(kb_int8).searcher()
     hit = searcher.search("inspection notes", k=1, mode="vector")[0]
     query = _load("auto", "int8").embed_queries(["inspection notes"])[0]
-    assert hit.similarity == pytest.approx(float(np.dot(query, auto_rows[hit.chunk_id])), abs=1e-4)
+    assert hit.similarity == pytest.approx(float(np.dot(query, other_rows[hit.chunk_id])), abs=1e-4)
 
 
 def test_asking_for_a_gpu_that_is_not_there_is_refused_up_front(tmp_path, cli):

@@ -104,7 +104,7 @@ def ingest(
         str | None,
         typer.Option(
             help="Embedding weights: float, int8 (ONNX Runtime, CPU, about 2x faster) or auto (default: a new KB "
-            "gets int8 where the model runs on ONNX Runtime; an existing KB keeps its own). Changing it re-embeds "
+            "gets float; an existing KB keeps its own). Changing it re-embeds "
             "every file."
         ),
     ] = None,
