@@ -81,7 +81,8 @@ def quantize(path: Path) -> Path:
     """The graph with int8 weights in its matrix products (cached next to it).
 
     Dynamic quantisation: weights are stored as int8 with one scale per output channel, and
-    activations are quantised on the fly per batch. Only products with a constant weight matrix
+    activations are quantised on the fly with one scale per run (so
+    ``FlagEmbedder`` runs one text at a time). Only products with a constant weight matrix
     are quantised; attention's activation-by-activation products stay float, since their ranges
     change with every input (quantising them too cost 0.07 of cosine to the float vectors). The
     result is deterministic: scales come from the weights alone.
