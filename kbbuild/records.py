@@ -335,6 +335,12 @@ class PreparedFile(_Record):
     furniture: tuple[str, ...] = ()
     error: str | None = Field(default=None, description="Why the file failed; then nothing else is filled in.")
     seconds: dict[str, float] = Field(default_factory=dict, description="Time per worker stage: parse, clean, chunk.")
+    peak_memory_mb: float | None = Field(
+        default=None,
+        description="Peak resident memory of the worker process while it read this file (sampled every 0.1 s); "
+        "None when the file was read in the driver.",
+    )
+    wall_seconds: float | None = Field(default=None, description="Wall time its worker spent on this file.")
 
 
 class FileStatus(str, Enum):
@@ -370,6 +376,12 @@ class FileRecord(_Record):
     chunks: int = 0
     error: str | None = None
     warnings: list[str] = Field(default_factory=list)
+    peak_memory_mb: float | None = Field(
+        default=None, description="Peak resident memory of the worker process that read this file, if one did."
+    )
+    read_seconds: float | None = Field(
+        default=None, description="Wall time the worker process spent reading this file, if one did."
+    )
     cleaning: CleaningCounts = Field(default_factory=CleaningCounts)
     furniture: list[str] = Field(
         default_factory=list, description="Distinct header/footer/watermark lines stripped from the body (up to 20)."

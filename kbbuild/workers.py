@@ -19,11 +19,14 @@ POLL_SECONDS = 0.5
 
 def _watch(parent: int) -> None:
     while True:
-        time.sleep(POLL_SECONDS)
         if os.getppid() != parent:
             os._exit(1)  # no cleanup: the parent that would use the result is gone
+        time.sleep(POLL_SECONDS)
 
 
-def exit_with_parent() -> None:
-    """Pool initializer: start the watchdog thread in this worker."""
-    threading.Thread(target=_watch, args=(os.getppid(),), name="kbbuild-parent-watch", daemon=True).start()
+def exit_with_parent(parent: int | None = None) -> None:
+    """Start the watchdog thread in this worker. ``parent`` is the pid the worker was started by:
+    a worker that is still importing when its parent dies is already re-parented when it gets here,
+    so its own ``getppid`` would name the wrong parent and it would never exit."""
+    parent = os.getppid() if parent is None else parent
+    threading.Thread(target=_watch, args=(parent,), name="kbbuild-parent-watch", daemon=True).start()

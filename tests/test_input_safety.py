@@ -212,10 +212,13 @@ def test_a_full_disk_is_a_message_and_the_previous_version_stays(tmp_path):
 
 
 def _children(pid: int) -> set[int]:
+    """Every descendant: a file worker reading one long PDF starts the page-range helpers itself."""
     found = set()
     for task in Path(f"/proc/{pid}/task").glob("*"):
         children = (task / "children").read_text().split() if (task / "children").exists() else []
-        found.update(int(child) for child in children)
+        for child in map(int, children):
+            found.add(child)
+            found.update(_children(child))
     return found
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -109,6 +109,24 @@ def _hard_split(text: str, budget: int, count: TokenCounter) -> list[str]:
     return pieces
 
 
+# A text longer than this is cut into windows before a tokenizer or the word splitter sees it: one
+# 200 MB line (a log, a dump) handed whole to the tokenizer took over 10 GB.
+WINDOW_CHARS = 20_000
+
+
+def text_windows(text: str, size: int = WINDOW_CHARS) -> Iterator[str]:
+    """``text`` in pieces of at most ``size`` characters, cut at the last space or line break in the
+    second half of each piece (CJK text, which has none, is cut between characters)."""
+    start = 0
+    while start < len(text):
+        end = min(start + size, len(text))
+        if end < len(text):
+            cut = max(text.rfind(" ", start + size // 2, end), text.rfind("\n", start + size // 2, end))
+            end = cut + 1 if cut > start else end
+        yield text[start:end]
+        start = end
+
+
 def split_long_text(text: str, budget: int, overlap: int, count: TokenCounter = count_tokens) -> list[str]:
     """Pack sentences into pieces of at most ``budget`` tokens, repeating ``overlap`` tokens of
     trailing sentences at the start of the next piece so a fact on a boundary stays retrievable.
@@ -158,13 +176,20 @@ def _glue(sentences: list[str]) -> str:
 
 def split_table(markdown: str, caption: str | None, budget: int, count: TokenCounter) -> list[str]:
     """A Markdown table over budget as pieces of whole rows, each with the caption and the header
-    rows (everything down to the ``|---|`` line) repeated, so every piece can be read alone."""
+    rows (everything down to the ``|---|`` line) repeated, so every piece can be read alone.
+
+    A header over four budgets is not repeated: it becomes a piece of its own (over budget, as any
+    single over-long row is). No real table needs that, and repeating it made a hostile table (a
+    5,000-cell first row over 20,000 one-cell rows) 40 KB times 20,000 pieces. A header merely over
+    one budget is still repeated: the row under it means nothing without it."""
     lines = markdown.split("\n")
     separator = next((i for i, line in enumerate(lines) if set(line.replace("|", "").strip()) <= {"-", ":", " "}), None)
     head = lines[: separator + 1] if separator is not None else []
     rows = lines[separator + 1 :] if separator is not None else lines
     prefix = [caption] if caption else []
     fixed = count("\n".join(prefix + head))
+    if head and fixed > 4 * budget:
+        return ["\n".join(prefix + head), *split_table("\n".join(rows), None, budget, count)]
     pieces: list[list[str]] = []
     current: list[str] = []
     tokens = fixed
@@ -230,6 +255,12 @@ class StructureChunking:
             return
         if kind is ElementKind.HEADING:
             self._open_section(element)
+            return
+        if len(element.text) > WINDOW_CHARS and kind is not ElementKind.TABLE:
+            self._flush()
+            for window in text_windows(element.text):
+                for text in split_long_text(window, self._room(), self.overlap, self.count):
+                    self._emit(text, [element], self.count(text))
             return
         tokens = self.count(element.text)
         if kind is ElementKind.TABLE:

@@ -124,7 +124,7 @@ class _Driver:
             self.timer.seconds[name] += seconds
         source = prepared.source
         if prepared.error is not None:
-            self.records.append(failed_record(source, prepared.parser, prepared.error))
+            self.records.append(failed_record(prepared, prepared.error))
             return
         with self.timer.stage("dedup"):
             chunks, links = self.duplicates.admit(source.relpath, prepared.chunks)
@@ -161,7 +161,7 @@ class _Driver:
 
     def _fail(self, prepared: PreparedFile, reason: str) -> None:
         self.duplicates.forget(prepared.source.relpath)
-        self.records.append(failed_record(prepared.source, prepared.parser, reason))
+        self.records.append(failed_record(prepared, reason))
 
     def _store(self, ready: list[EmbeddedFile]) -> None:
         self.progress.embedded(sum(len(done.pending.texts) for done in ready))
@@ -180,20 +180,24 @@ def _start_pool(
     todo: list[SourceFile], settings: Settings, extra_plugins: tuple[object, ...], debug: bool, notes: list[str]
 ) -> ParsePool | None:
     """Start the parse workers (they load their tools while the driver loads the model), or None to
-    prepare files in this process: with ``--workers 0``, and for a single file, whose pages the PDF
-    parser then reads with a pool of its own (``[parse] workers``) instead."""
+    prepare files in this process (``--workers 0``). A single file still goes to one worker, so that
+    it is read under ``[limits]``; its worker may then read a long PDF with a page-range pool."""
     workers = min(worker_count(settings), len(todo))
-    if workers == 1 and worker_count(settings) > 1:
-        workers = 0
     if workers and extra_plugins:
         try:
             pickle.dumps(extra_plugins)
         except Exception:
-            notes.append("plugins passed in-process cannot reach worker processes: files were parsed in this process")
+            notes.append(
+                "plugins passed in-process cannot reach worker processes: files were parsed in this process, "
+                "without the per-file time and memory limits"
+            )
             workers = 0
     if workers == 0:
+        if todo and worker_count(settings) == 0:
+            notes.append("--workers 0: files were parsed in this process, without the per-file time and memory limits")
         return None
-    pool = ParsePool(workers, settings, extra_plugins, debug)
+    page_workers = settings.parse.workers if len(todo) == 1 else 1
+    pool = ParsePool(workers, settings, extra_plugins, debug, page_workers=page_workers)
     pool.start(len(todo))
     return pool
 
@@ -204,11 +208,12 @@ def _prepared_files(
     """Prepared files in plan order, from the pool (which ``ingest`` closes) or from this process."""
     if pool is None:
         for source in todo:
-            prepared = prepare(source, tools)
+            prepared = prepare(source, tools, on_page=progress.page)
             progress.prepared(prepared)
             yield prepared
         return
     pool.on_done = progress.prepared
+    pool.on_page = progress.page
     yield from pool.map(todo)
 
 

@@ -17,31 +17,43 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import pickle
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 
 from kbbuild.config import Settings
+from kbbuild.pipeline.limits import SAMPLE_SECONDS, FileWatch
 from kbbuild.records import PreparedFile, SourceFile
 
 
-def _serve(conn: Connection, settings_json: str, plugins: bytes, debug: bool) -> None:
-    """A worker's main loop: load the tools once, then prepare one file per message."""
+def _serve(conn: Connection, settings_json: str, plugins: bytes, debug: bool, parent: int) -> None:
+    """A worker's main loop: load the tools once, cap its own address space, then prepare one file per
+    message, reporting each page read (the driver's deadline and progress bar move with it)."""
+    from kbbuild.pipeline.limits import OUT_OF_MEMORY, cap_address_space, out_of_memory_reason, retire_after_file
     from kbbuild.pipeline.prepare import PrepareTools, prepare
     from kbbuild.workers import exit_with_parent
 
-    exit_with_parent()
+    exit_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     try:
         settings = Settings.model_validate_json(settings_json)
-        tools = PrepareTools.load(settings, pickle.loads(plugins), debug=debug)
+        tools = PrepareTools.load(settings, pickle.loads(plugins), debug=debug, limits=settings.limits)
+        cap_address_space(settings.limits)
     except BaseException as error:  # a configuration error would fail every file: the driver raises it
         conn.send(("raise", None, error))
         return
     conn.send(("ready", None, None))
+    sending = threading.Lock()  # page reports may come from a parser's thread
+
+    def send(message: tuple) -> None:
+        with sending:
+            conn.send(message)
+
     while True:
         try:
             task = conn.recv()
@@ -51,9 +63,21 @@ def _serve(conn: Connection, settings_json: str, plugins: bytes, debug: bool) ->
             return
         index, source = task
         try:
-            conn.send(("done", index, prepare(source, tools)))
+            prepared = prepare(source, tools, on_page=lambda page, index=index: send(("page", index, page)))
+        except MemoryError:
+            prepared = PreparedFile(source=source, parser="", error=out_of_memory_reason(settings.limits))
         except BaseException as error:
-            conn.send(("raise", index, error))
+            send(("raise", index, error))
+            continue
+        # A heap that hit its cap is not worth reusing, nor one a big file left bloated. The driver is
+        # told before the result, so that it never hands this worker another file.
+        out_of_memory = prepared.error is not None and prepared.error.startswith(OUT_OF_MEMORY)
+        retiring = out_of_memory or retire_after_file(settings.limits)
+        if retiring:
+            send(("retiring", index, None))
+        send(("done", index, prepared))
+        if retiring:
+            return
 
 
 @dataclass
@@ -62,6 +86,11 @@ class _Worker:
     conn: Connection
     ready: bool = False
     task: tuple[int, SourceFile] | None = None
+    watch: FileWatch | None = None
+    retiring: bool = False  # exits after its current file; gets no other
+
+
+STILLBORN_LIMIT = 3  # workers that die before they are ready, before the run gives up
 
 
 def _death(process) -> str:
@@ -75,7 +104,12 @@ def _death(process) -> str:
 
 @dataclass
 class ParsePool:
-    """``workers`` processes running ``prepare``; use ``map`` once, then ``close``."""
+    """``workers`` processes running ``prepare`` under ``[limits]``; use ``map`` once, then ``close``.
+
+    ``page_workers`` is the page-range pool each worker may start inside one long PDF: 1 when several
+    files keep the workers busy (more would oversubscribe the cores), ``[parse] workers`` when the
+    pool reads a single file.
+    """
 
     workers: int
     settings: Settings
@@ -83,6 +117,8 @@ class ParsePool:
     debug: bool = False
     window: int = 0
     on_done: Callable[[PreparedFile], None] | None = None
+    on_page: Callable[[], None] | None = None
+    page_workers: int = 1
     _pool: list[_Worker] = field(default_factory=list)
     _results: dict[int, PreparedFile | BaseException] = field(default_factory=dict)
     _cond: threading.Condition = field(default_factory=threading.Condition)
@@ -90,19 +126,24 @@ class ParsePool:
     _stop: bool = False
     _fatal: BaseException | None = None
     _size: int = 0
+    _stillborn: int = 0
 
     def __post_init__(self) -> None:
         self.window = self.window or self.workers * 4
         self._context = multiprocessing.get_context("spawn")
         worker_settings = self.settings.model_copy(deep=True)
-        worker_settings.parse.workers = 1  # page-range pools inside file workers would oversubscribe
+        worker_settings.parse.workers = self.page_workers
         self._settings_json = worker_settings.model_dump_json()
         self._plugins = pickle.dumps(self.extra_plugins)
+        self.limits = self.settings.limits
 
     def _start(self) -> _Worker:
         parent, child = self._context.Pipe()
+        # Not a daemon: a worker reading a single long PDF starts page-range helpers of its own, which
+        # daemons may not. It still cannot outlive the driver: ``close`` stops it, and it exits by
+        # itself when the driver dies (``workers.exit_with_parent``) or its pipe closes.
         process = self._context.Process(
-            target=_serve, args=(child, self._settings_json, self._plugins, self.debug), daemon=True
+            target=_serve, args=(child, self._settings_json, self._plugins, self.debug, os.getpid()), daemon=False
         )
         process.start()
         child.close()
@@ -149,46 +190,98 @@ class ParsePool:
             self._results[index] = result
             self._cond.notify_all()
 
+    def _replace(self, slot: int, reason: str | None) -> bool:
+        """Fail the file a lost worker held (``reason``, or how the process died) and start a new
+        worker in its place. True when a file was failed."""
+        worker = self._pool[slot]
+        worker.process.join(timeout=5)
+        if not worker.ready:  # died before it could load its tools: a new one would die the same way
+            self._stillborn += 1
+            if self._stillborn >= STILLBORN_LIMIT:
+                raise RuntimeError(f"parse workers cannot start: {_death(worker.process).split(': ', 1)[-1]}")
+        failed = False
+        if worker.task is not None:
+            index, source = worker.task
+            watch = worker.watch
+            usage = {"peak_memory_mb": watch.peak_mb, "wall_seconds": round(watch.elapsed(), 2)} if watch else {}
+            self._finish(index, PreparedFile(source=source, parser="", error=reason or _death(worker.process), **usage))
+            failed = True
+        worker.conn.close()
+        self._pool[slot] = self._start()
+        return failed
+
+    def _police(self) -> int:
+        """Stop every file that is over its time or memory limit; returns how many were stopped."""
+        stopped = 0
+        for slot, worker in enumerate(self._pool):
+            if worker.watch is None:
+                continue
+            reason = worker.watch.breach(self.limits)
+            if reason is not None:
+                worker.watch.kill()
+                stopped += self._replace(slot, reason)
+        return stopped
+
     def _dispatch(self, sources: list[SourceFile]) -> None:
+        try:
+            self._dispatch_all(sources)
+        except BaseException as error:  # the consumer must hear of it, not wait for results forever
+            with self._cond:
+                self._fatal = error
+                self._cond.notify_all()
+
+    def _dispatch_all(self, sources: list[SourceFile]) -> None:
         queue = list(enumerate(sources))
         queue.reverse()
         finished = 0
+        policed = time.monotonic()
         while finished < len(sources):
             with self._cond:
                 if self._stop:
                     return
                 for worker in self._pool:
-                    if worker.ready and worker.task is None and queue and queue[-1][0] < self._consumed + self.window:
+                    idle = worker.ready and worker.task is None and not worker.retiring
+                    if idle and queue and queue[-1][0] < self._consumed + self.window:
                         worker.task = queue.pop()
+                        worker.watch = FileWatch(worker.process.pid)
                         worker.conn.send(worker.task)
             waiting = [w.conn for w in self._pool] + [w.process.sentinel for w in self._pool]
-            ready = set(wait(waiting, timeout=0.2))
+            ready = set(wait(waiting, timeout=SAMPLE_SECONDS))
             for slot, worker in enumerate(self._pool):
                 if worker.conn not in ready and worker.process.sentinel not in ready:
                     continue
                 try:
                     kind, index, payload = worker.conn.recv()
                 except (EOFError, OSError):
-                    worker.process.join(timeout=5)
-                    if worker.task is not None:
-                        index, source = worker.task
-                        failed = PreparedFile(source=source, parser="", error=_death(worker.process))
-                        self._finish(index, failed)
-                        finished += 1
-                    worker.conn.close()
-                    self._pool[slot] = self._start()
+                    finished += self._replace(slot, None)
+                    continue
+                if kind == "page":
+                    if worker.watch is not None:
+                        worker.watch.pages += 1
+                    if self.on_page is not None:
+                        self.on_page()
                     continue
                 if kind == "ready":
                     worker.ready = True
+                    continue
+                if kind == "retiring":
+                    worker.retiring = True
                     continue
                 if kind == "raise" and index is None:  # the worker could not even start: nor will the others
                     with self._cond:
                         self._fatal = payload
                         self._cond.notify_all()
                     return
-                worker.task = None
+                if isinstance(payload, PreparedFile) and worker.watch is not None:
+                    worker.watch.sample()
+                    usage = {"peak_memory_mb": worker.watch.peak_mb, "wall_seconds": round(worker.watch.elapsed(), 2)}
+                    payload = payload.model_copy(update=usage)
+                worker.task, worker.watch = None, None
                 self._finish(index, payload)
                 finished += 1
+            if time.monotonic() - policed >= SAMPLE_SECONDS:
+                finished += self._police()
+                policed = time.monotonic()
 
     def close(self) -> None:
         for worker in self._pool:

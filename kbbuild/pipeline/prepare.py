@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kbbuild.clean.furniture import furniture_lines
-from kbbuild.config import Settings
+from kbbuild.config import LimitsSettings, Settings
 from kbbuild.errors import InputError, KbbuildError
 from kbbuild.faults import crash_point
+from kbbuild.pipeline.limits import out_of_memory_reason
 from kbbuild.plugins import Registry, make_plugin_manager
 from kbbuild.providers import Chunker, ParseContext
 from kbbuild.records import PreparedFile, SourceFile
@@ -31,16 +32,23 @@ class PrepareTools:
     chunker: Chunker
     count_tokens: Callable[[str], int] | None
     debug: bool = False
+    limits: LimitsSettings | None = None  # set in a worker process, whose memory is capped by them
 
     @classmethod
     def load(
-        cls, settings: Settings, extra_plugins: tuple[object, ...] = (), count_tokens=None, debug: bool = False
+        cls,
+        settings: Settings,
+        extra_plugins: tuple[object, ...] = (),
+        count_tokens=None,
+        debug: bool = False,
+        limits: LimitsSettings | None = None,
     ) -> PrepareTools:
         registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins, extra_plugins))
         if count_tokens is None:
             provider = registry.named("embedders", settings.embed.provider)
             count_tokens = provider.load_token_counter(settings.embed.model, settings)
-        return cls(settings, registry, registry.named("chunkers", settings.chunk.strategy), count_tokens, debug)
+        chunker = registry.named("chunkers", settings.chunk.strategy)
+        return cls(settings, registry, chunker, count_tokens, debug, limits)
 
 
 def prepare(source: SourceFile, tools: PrepareTools, on_page: Callable[[int], None] | None = None) -> PreparedFile:
@@ -65,6 +73,8 @@ def prepare(source: SourceFile, tools: PrepareTools, on_page: Callable[[int], No
         return PreparedFile(source=source, parser=parser.name, error=str(error))
     except KbbuildError:
         raise
+    except MemoryError:
+        return PreparedFile(source=source, parser=parser.name, error=out_of_memory_reason(tools.limits))
     except Exception as error:
         if tools.debug:
             raise

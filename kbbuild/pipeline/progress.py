@@ -21,10 +21,15 @@ class Progress:
         self.pages = 0
         self._lock = threading.Lock()  # the parse pool reports from its dispatcher thread
 
-    def prepared(self, prepared: PreparedFile) -> None:
+    def page(self, _number: int | None = None) -> None:
+        """A page read, reported as it happens (from a worker, through the pool), so that a long PDF
+        moves the bar before its file is done."""
         with self._lock:
-            self.pages += prepared.pages
-            self.parse.set_postfix_str(f"{self.pages} pages", refresh=False)
+            self.pages += 1
+            self.parse.set_postfix_str(f"{self.pages} pages", refresh=True)
+
+    def prepared(self, _prepared: PreparedFile) -> None:
+        with self._lock:
             self.parse.update(1)
 
     def queued(self, chunks: int) -> None:

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 from kbbuild.enrich.questions.select import question_rows
 from kbbuild.pipeline.embed import EmbeddedFile
-from kbbuild.records import CleaningCounts, FileRecord, FileStatus, file_record
+from kbbuild.records import CleaningCounts, FileRecord, FileStatus, PreparedFile, file_record
 from kbbuild.store.schema import to_rows
 from kbbuild.store.writer import KBWriter
 
 
-def failed_record(prepared_source, parser: str, reason: str) -> FileRecord:
-    return file_record(prepared_source, FileStatus.FAILED, parser=parser or None, error=reason)
+def failed_record(prepared: PreparedFile, reason: str) -> FileRecord:
+    return file_record(
+        prepared.source,
+        FileStatus.FAILED,
+        parser=prepared.parser or None,
+        error=reason,
+        peak_memory_mb=prepared.peak_memory_mb,
+        read_seconds=prepared.wall_seconds,
+    )
 
 
 def store_file(done: EmbeddedFile, writer: KBWriter, max_length: int) -> FileRecord:
@@ -40,6 +47,8 @@ def store_file(done: EmbeddedFile, writer: KBWriter, max_length: int) -> FileRec
         pages_ocr=list(prepared.pages_ocr),
         chunks=len(chunks),
         warnings=warnings,
+        peak_memory_mb=prepared.peak_memory_mb,
+        read_seconds=prepared.wall_seconds,
         cleaning=prepared.cleaning
         + CleaningCounts(
             duplicates_exact=sum(not link.near for link in links),

@@ -15,15 +15,30 @@ def _cell(text: str | None) -> str:
     return " ".join((text or "").split()).replace("|", "\\|")
 
 
+# Padding a ragged table to a rectangle is right for a real table (a short row has empty cells) and
+# absurd for a hostile one: a first row of 5,000 cells over 20,000 one-cell rows would become 100
+# million cells (over 10 GB). Past this share of empty padding (and size), rows keep their own length.
+_MOSTLY_PADDING = 4
+_PADDING_FLOOR = 100_000
+
+
+def _pad_to_rectangle(rows: int, width: int, cells: int) -> bool:
+    return rows * width <= max(_MOSTLY_PADDING * cells, _PADDING_FLOOR)
+
+
 def to_markdown(rows: list[list[str]], header_rows: int = 1) -> str:
-    """Markdown table; rows after ``header_rows`` are body rows. Ragged rows are padded."""
+    """Markdown table; rows after ``header_rows`` are body rows. Ragged rows are padded, unless the
+    padding would dwarf the table (then each row keeps its length, which Markdown readers accept)."""
     if not rows:
         return ""
     width = max(len(r) for r in rows)
-    grid = [[_cell(c) for c in r] + [""] * (width - len(r)) for r in rows]
+    pad = _pad_to_rectangle(len(rows), width, sum(map(len, rows)))
+    grid = [[_cell(c) for c in r] + [""] * (width - len(r) if pad else 0) for r in rows]
     header_rows = max(1, min(header_rows, len(grid)))
-    header = [" ".join(dict.fromkeys(p for p in parts if p)) for parts in zip(*grid[:header_rows], strict=True)]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * width]
+    header_width = max(len(r) for r in grid[:header_rows])
+    padded_header = [r + [""] * (header_width - len(r)) for r in grid[:header_rows]]
+    header = [" ".join(dict.fromkeys(p for p in parts if p)) for parts in zip(*padded_header, strict=True)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * (width if pad else header_width)]
     lines.extend("| " + " | ".join(row) + " |" for row in grid[header_rows:])
     return "\n".join(lines)
 
@@ -95,7 +110,13 @@ def grid_from_html(markup: str) -> tuple[list[list[str]], int]:
         return [], 0
     n_rows = max(r for r, _ in grid) + 1
     n_cols = max(c for _, c in grid) + 1
-    rows = [[grid.get((r, c), "") for c in range(n_cols)] for r in range(n_rows)]
+    if _pad_to_rectangle(n_rows, n_cols, len(grid)):
+        rows = [[grid.get((r, c), "") for c in range(n_cols)] for r in range(n_rows)]
+    else:
+        last = [-1] * n_rows
+        for r, c in grid:
+            last[r] = max(last[r], c)
+        rows = [[grid.get((r, c), "") for c in range(last[r] + 1)] for r in range(n_rows)]
     thead = markup.lower().count("<thead")
     header_rows = 0
     for flag in header_flags:

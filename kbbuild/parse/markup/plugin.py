@@ -16,6 +16,7 @@ from typing import Any
 
 from kbbuild.errors import InputError
 from kbbuild.hookspecs import hookimpl
+from kbbuild.parse.markup.archive import check_archive
 from kbbuild.parse.markup.elements import HeadingSource, convert, markup_element, promote_title
 from kbbuild.parse.markup.email_headers import read_headers
 from kbbuild.parse.markup.offline import english_model_source, prepare_unstructured
@@ -144,6 +145,7 @@ class UnstructuredParser(Parser):
             prepare_unstructured()
         except (ImportError, RuntimeError) as error:
             raise InputError(f"{fmt} files cannot be read here: {error}") from error
+        check_archive(path, fmt, context.settings.limits)
         partition, options = _partitioner(fmt)
         try:
             items = partition(filename=str(path), **options)
@@ -152,6 +154,9 @@ class UnstructuredParser(Parser):
         except Exception as error:  # python-docx / python-pptx / openpyxl raise their own types
             if type(error).__name__ in ("PackageNotFoundError", "InvalidFileException", "XMLSyntaxError"):
                 raise _unreadable(fmt, error) from error
+            if type(error).__name__ == "UnprocessableEntityError":  # no encoding fits: binary, not text
+                detail = f"this {fmt} file is not text in any encoding kbbuild could detect: {error}"
+                raise InputError(detail) from error
             raise
         elements = list(convert(items, self.name, headings=_HEADINGS.get(fmt, "markup")))
         warnings: list[str] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections import defaultdict
 from collections.abc import Iterator
@@ -48,14 +49,47 @@ def build_ocr_stack(registry: Registry | None, settings: OcrSettings) -> tuple[O
     return OcrStack(engine, optional["layout_models"], optional["table_models"]), notes
 
 
-def render_pages(path: Path, pages: list[int], dpi: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Pages as BGR uint8 images at ``dpi``, from one open document, one image in memory at a time."""
+MIN_RENDER_DPI = 50  # below this, OCR and layout models read nothing useful
+
+
+def fitting_dpi(width_pt: float, height_pt: float, dpi: float, megapixels: float) -> float | None:
+    """The resolution to render a page at: ``dpi``, or lower so that the image stays within
+    ``megapixels`` (a 14,400 pt page at 144 dpi would be 829 megapixels, 3.3 GB); None when the page
+    has no area or would need less than ``MIN_RENDER_DPI``."""
+    if width_pt <= 0 or height_pt <= 0:
+        return None
+    area_inches = width_pt * height_pt / 72.0 / 72.0
+    if area_inches * dpi * dpi <= megapixels * 1e6:
+        return dpi
+    fit = math.sqrt(megapixels * 1e6 / area_inches)
+    return fit if fit >= MIN_RENDER_DPI else None
+
+
+def render_pages(
+    path: Path, pages: list[int], dpi: int, megapixels: float, warnings: list[str]
+) -> Iterator[tuple[int, np.ndarray, float]]:
+    """Pages as BGR uint8 images with the resolution each was rendered at, from one open document,
+    one image in memory at a time. A page too large for ``[limits] page_megapixels`` at ``dpi`` is
+    rendered smaller, or skipped with a warning."""
     import pypdfium2
 
     pdf = pypdfium2.PdfDocument(str(path))
     try:
         for page in pages:
-            yield page, pdf[page - 1].render(scale=dpi / 72.0).to_numpy().copy()
+            width, height = pdf[page - 1].get_size()
+            used = fitting_dpi(width, height, dpi, megapixels)
+            if used is None:
+                warnings.append(
+                    f"page {page} ({width:.0f} x {height:.0f} pt) was not rendered for OCR/layout: it cannot fit "
+                    f"[limits] page_megapixels = {megapixels:g} at {MIN_RENDER_DPI} dpi or more"
+                )
+                continue
+            if used < dpi:
+                warnings.append(
+                    f"page {page} ({width:.0f} x {height:.0f} pt) was rendered at {used:.0f} dpi, not {dpi}, "
+                    f"to stay within [limits] page_megapixels = {megapixels:g}"
+                )
+            yield page, pdf[page - 1].render(scale=used / 72.0).to_numpy().copy(), used
     finally:
         pdf.close()
 
@@ -159,7 +193,12 @@ class PdfParser(Parser):
         path = Path(source.path)
         workers = settings.parse.workers or os.cpu_count() or 1
         elements, pages, title = read_text_layer(
-            path, settings.parse.heading_size_ratio, context.on_page, workers, settings.parse.text_engine
+            path,
+            settings.parse.heading_size_ratio,
+            context.on_page,
+            workers,
+            settings.parse.text_engine,
+            max_pages=settings.limits.pdf_pages,
         )
         warnings: list[str] = []
         elements, pages, garbled = _drop_garbled(elements, pages)
@@ -215,9 +254,10 @@ class PdfParser(Parser):
         reader = OcrPageReader(stack, settings, self.name)
         by_page: dict[int, list[Element]] = {}
         facts = {p.number: p for p in need_ocr}
-        for number, image in render_pages(path, list(facts), settings.dpi):
+        megapixels = context.settings.limits.page_megapixels
+        for number, image, dpi in render_pages(path, list(facts), settings.dpi, megapixels, notes):
             page = facts[number]
-            read = reader.read(image, number, settings.dpi)
+            read = reader.read(image, number, dpi)
             if page.looks_mixed or number in keep_text:  # keep the text layer; add what OCR found elsewhere
                 own = [e for e in elements if e.page == page.number and (e.kind is not ElementKind.FIGURE or e.text)]
                 read = own + [e for e in read if not _covered(e, own)]
@@ -242,11 +282,12 @@ class PdfParser(Parser):
         stack, notes = build_ocr_stack(context.registry, settings.ocr)
         if stack is None or stack.layout is None:
             return elements, []
-        scale = 72.0 / settings.ocr.dpi
         band = settings.clean.furniture_band
         heights = {p.number: p.height for p in wanted}
         regions: dict[int, list[tuple[str, tuple[float, float, float, float]]]] = {}
-        for number, image in render_pages(path, [p.number for p in wanted], settings.ocr.dpi):
+        numbers, megapixels = [p.number for p in wanted], settings.limits.page_megapixels
+        for number, image, dpi in render_pages(path, numbers, settings.ocr.dpi, megapixels, notes):
+            scale = 72.0 / dpi
             regions[number] = [
                 (r.kind, (r.bbox.x0 * scale, r.bbox.y0 * scale, r.bbox.x1 * scale, r.bbox.y1 * scale))
                 for r in stack.layout.detect(image)
@@ -290,10 +331,11 @@ class PdfParser(Parser):
             return elements, [f"figures were not OCRed: {notes[0]}"]
         reader = OcrPageReader(stack, settings, self.name)
         read: dict[int, tuple[str, float | None]] = {}  # figure index -> OCR text, confidence
-        for number, image in render_pages(path, sorted(wanted), settings.dpi):
+        megapixels = context.settings.limits.page_megapixels
+        for number, image, dpi in render_pages(path, sorted(wanted), settings.dpi, megapixels, notes):
             for index, element in enumerate(elements):
                 if element.kind is ElementKind.FIGURE and element.page == number and element.bbox is not None:
-                    read[index] = reader.read_region_text(image, element.bbox, settings.dpi)
+                    read[index] = reader.read_region_text(image, element.bbox, dpi)
         out = []
         for index, element in enumerate(elements):
             text, confidence = read.get(index, ("", None))

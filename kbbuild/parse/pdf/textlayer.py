@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -275,7 +276,10 @@ def _executor(workers: int) -> ProcessPoolExecutor:
         if _pool is not None:
             _pool.shutdown(cancel_futures=True)
         _pool = ProcessPoolExecutor(
-            workers, mp_context=multiprocessing.get_context("spawn"), initializer=exit_with_parent
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=exit_with_parent,
+            initargs=(os.getpid(),),
         )
     return _pool
 
@@ -300,7 +304,7 @@ def _read_parallel(
 
 
 def _read_pages(
-    path: Path, on_page: Callable[[int], None], workers: int = 1, engine: str = "pdfium"
+    path: Path, on_page: Callable[[int], None], workers: int = 1, engine: str = "pdfium", max_pages: int | None = None
 ) -> tuple[list[_PageParts], dict[str, int]]:
     """Every page's blocks, tables, figures and facts. Long documents are read by ``workers``
     processes in page ranges; layout analysis is pure Python, so this is what uses the cores."""
@@ -309,10 +313,14 @@ def _read_pages(
         with pdfplumber.open(str(path), laparams=LAPARAMS) as pdf:
             outline = _outline(pdf)
             count = len(pdf.pages)
+        if max_pages is not None and count > max_pages:
+            raise InputError(f"the PDF has {count} pages, over the limit ([limits] pdf_pages = {max_pages})")
         if workers > 1 and count >= PARALLEL_MIN_PAGES:
             parts = _read_parallel(path, count, workers, engine, on_page)
         elif count:
             parts = _read_range(str(path), 1, count, engine, on_page)
+    except InputError:
+        raise
     except Exception as raw:
         error = _pdfminer_error(raw)
         if isinstance(error, (PDFPasswordIncorrect, PDFEncryptionError)):
@@ -478,12 +486,17 @@ def _attach_captions(elements: list[Element], page_height: float) -> list[Elemen
 
 
 def read_text_layer(
-    path: Path, heading_ratio: float, on_page: Callable[[int], None], workers: int = 1, engine: str = "pdfium"
+    path: Path,
+    heading_ratio: float,
+    on_page: Callable[[int], None],
+    workers: int = 1,
+    engine: str = "pdfium",
+    max_pages: int | None = None,
 ) -> tuple[list[Element], list[PageInfo], str | None]:
     """Elements in reading order (XY-cut per page), page facts, and the document title if one
     stands out. Tables become table elements (Markdown text, HTML alongside) and their cells are
     kept out of the prose; figures become figure elements with their captions attached."""
-    parts, outline = _read_pages(path, on_page, workers, engine)
+    parts, outline = _read_pages(path, on_page, workers, engine, max_pages)
     classified = _classify([b for part in parts for b in part.blocks], heading_ratio, outline)
     kinds = {id(block): (kind, level) for block, kind, level in classified}
     elements: list[Element] = []

@@ -1,0 +1,121 @@
+"""Per-file limits (``[limits]``): a file over one fails with the limit's name and value, its worker
+is replaced, and the good files of the same batch are committed. Real hostile files, real workers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kbbuild.chunk.structure import split_table
+from kbbuild.config import LimitsSettings
+from kbbuild.errors import InputError
+from kbbuild.parse.markup.archive import check_archive
+from kbbuild.parse.pdf.plugin import fitting_dpi
+from kbbuild.text.tables import grid_from_html, to_markdown
+
+from . import hostile_corpus
+from .pdfmaker import notes_pdf, running_furniture_pdf
+
+
+def _ingest(cli, docs: Path, kb: Path, limits: str, *flags: str) -> tuple[int, dict]:
+    config = docs.parent / "kbbuild.toml"
+    config.write_text(f"[limits]\n{limits}\n", encoding="utf-8")
+    result = cli("ingest", docs, "--kb", kb, "-c", config, "--json", "--no-progress", *flags)
+    return result.exit_code, json.loads(result.stdout)
+
+
+def _files(report: dict) -> dict[str, dict]:
+    return {f["relpath"]: f for f in report["files"]}
+
+
+def test_a_file_over_its_time_limit_is_stopped_and_the_rest_is_committed(tmp_path, cli):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    running_furniture_pdf(docs / "long.pdf", pages=4000)  # over a minute of parsing here (50 pages/s)
+    (docs / "note.txt").write_text(hostile_corpus.GOOD_NOTE, encoding="utf-8")
+    code, report = _ingest(cli, docs, tmp_path / "kb", "file_seconds = 20\npage_seconds = 0")
+    files = _files(report)
+    assert code == 1 and report["kb_version"] == 1
+    assert files["note.txt"]["status"] == "ingested" and files["note.txt"]["chunks"] > 0
+    long = files["long.pdf"]
+    assert long["status"] == "failed"
+    assert "over the time limit ([limits] file_seconds = 20)" in long["error"]
+    assert 20 <= long["read_seconds"] < 25  # stopped at the deadline, not when the file would have ended
+
+
+def test_a_file_over_its_memory_limit_is_stopped_with_the_limit_named(tmp_path, cli):
+    """6 MB of nested Markdown makes unstructured build a huge tree; the watchdog (or the address
+    space cap, whichever trips first) stops it at the budget."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    hostile_corpus.nested_markdown(docs / "nested.md")
+    (docs / "note.txt").write_text(hostile_corpus.GOOD_NOTE, encoding="utf-8")
+    code, report = _ingest(cli, docs, tmp_path / "kb", "file_memory_mb = 700")
+    files = _files(report)
+    assert code == 1 and report["kb_version"] == 1
+    assert files["note.txt"]["status"] == "ingested"
+    nested = files["nested.md"]
+    assert nested["status"] == "failed"
+    assert "[limits] file_memory_mb = 700" in nested["error"], nested["error"]
+    assert nested["peak_memory_mb"] < 700 * 1.5  # stopped near the budget, not wherever the file would go
+
+
+def test_a_pdf_with_too_many_pages_is_refused_before_it_is_read(tmp_path, cli):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    hostile_corpus.empty_pages(docs / "many.pdf", count=300)
+    notes_pdf(docs / "memo.pdf", 2)
+    code, report = _ingest(cli, docs, tmp_path / "kb", "pdf_pages = 100")
+    many = _files(report)["many.pdf"]
+    assert code == 1 and many["status"] == "failed"
+    assert many["error"] == "the PDF has 300 pages, over the limit ([limits] pdf_pages = 100)"
+    assert many["read_seconds"] < 5
+
+
+def test_zip_bombs_are_refused_from_the_archive_directory(tmp_path):
+    limits = LimitsSettings()
+    ratio_bomb = tmp_path / "ratio.docx"
+    hostile_corpus.docx_zip_bomb(ratio_bomb, inflated_mb=20)  # 20 MB of one letter: ~1000x
+    with pytest.raises(InputError, match=r"inflates [\d,]+ times .*\[limits\] archive_ratio = 200"):
+        check_archive(ratio_bomb, "docx", limits)
+    with pytest.raises(InputError, match=r"decompresses to 20 MB, over the limit \(\[limits\] archive_mb = 10\)"):
+        check_archive(ratio_bomb, "docx", LimitsSettings(archive_mb=10, archive_ratio=10_000))
+    fine = tmp_path / "fine.docx"
+    hostile_corpus.pdf_that_is_docx(fine)
+    check_archive(fine, "docx", limits)  # an ordinary docx passes
+
+
+def test_pages_are_rendered_within_the_pixel_budget():
+    assert fitting_dpi(612, 792, 144, 40) == 144  # a letter page at full resolution
+    assert fitting_dpi(2384, 3370, 144, 40) == 144  # A0 fits: 32 megapixels
+    poster = fitting_dpi(3370, 4768, 144, 40)  # 2A0: rendered smaller, still readable
+    assert poster is not None and 50 <= poster < 144
+    assert 3370 * poster / 72 * 4768 * poster / 72 <= 40e6 * 1.0001
+    assert fitting_dpi(14400, 14400, 144, 40) is None  # 200 inches square: not rendered at all
+    assert fitting_dpi(0, 0, 144, 40) is None
+
+
+def test_a_ragged_table_is_not_padded_into_millions_of_cells():
+    markup = "<table><tr>" + "<td>x</td>" * 5000 + "</tr>" + "<tr><td>y</td></tr>" * 20000 + "</table>"
+    rows, header_rows = grid_from_html(markup)
+    assert len(rows) == 20001 and len(rows[0]) == 5000 and all(len(r) == 1 for r in rows[1:])
+    text = to_markdown(rows, header_rows)
+    assert len(text) < 200_000 and text.count("\n| y |") == 20000
+    regular = to_markdown([["a", "b", "c"], ["1"], ["2", "3"]])  # an ordinary ragged table is still padded
+    assert regular.splitlines()[2:] == ["| 1 |  |  |", "| 2 | 3 |  |"]
+
+
+def test_a_table_header_over_four_budgets_is_not_repeated_in_every_piece():
+    header = "| " + " | ".join(f"h{i}" for i in range(400)) + " |"
+    separator = "|" + "---|" * 400
+    rows = [f"| row {i} |" for i in range(300)]
+    words = lambda text: len(text.split())  # noqa: E731 - a token counter any reader can check by eye
+    pieces = split_table("\n".join([header, separator, *rows]), None, 64, words)
+    assert pieces[0] == f"{header}\n{separator}"
+    assert all(header not in piece for piece in pieces[1:])
+    assert [line for piece in pieces[1:] for line in piece.split("\n")] == rows
+    assert all(words(piece) <= 64 for piece in pieces[1:])
+    small = split_table("\n".join(["| a | b |", "|---|---|", *rows[:40]]), None, 64, words)
+    assert len(small) > 1 and all(piece.startswith("| a | b |\n|---|---|\n") for piece in small)  # short: repeated
