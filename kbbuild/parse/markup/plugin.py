@@ -8,6 +8,7 @@ records so the cleaners, the structural chunker and citations (a slide or sheet 
 
 from __future__ import annotations
 
+import traceback
 import zipfile
 from collections.abc import Callable
 from importlib import metadata, util
@@ -151,13 +152,19 @@ class UnstructuredParser(Parser):
             items = partition(filename=str(path), **options)
         except (zipfile.BadZipFile, KeyError, ValueError, UnicodeDecodeError, LookupError) as error:
             raise _unreadable(fmt, error) from error
+        except MemoryError:
+            raise  # the worker's memory limit: reported as such, not as a bad file
         except Exception as error:  # python-docx / python-pptx / openpyxl raise their own types
             if type(error).__name__ in ("PackageNotFoundError", "InvalidFileException", "XMLSyntaxError"):
                 raise _unreadable(fmt, error) from error
             if type(error).__name__ == "UnprocessableEntityError":  # no encoding fits: binary, not text
                 detail = f"this {fmt} file is not text in any encoding kbbuild could detect: {error}"
                 raise InputError(detail) from error
-            raise
+            # kbbuild hands unstructured a path and fixed options: what fails in there is unstructured
+            # meeting this input (fuzzing found an empty <!doctype html> and deep nesting), so it is
+            # reported as the file's failure, with the library's own words.
+            detail = traceback.format_exception_only(type(error), error)[-1].strip()
+            raise InputError(f"unstructured could not read this {fmt} file: {detail}") from error
         elements = list(convert(items, self.name, headings=_HEADINGS.get(fmt, "markup")))
         warnings: list[str] = []
         if fmt == "pptx":

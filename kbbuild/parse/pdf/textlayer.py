@@ -303,6 +303,23 @@ def _read_parallel(
     return [part for first, _ in ranges for part in done[first]]
 
 
+def _open(path: Path) -> tuple[dict[str, int], int]:
+    """The outline and page count. Only pdfplumber and pdfminer run here, so anything raised is the
+    file's structure failing them (fuzzing found a page without a MediaBox: a TypeError deep in
+    pdfplumber); encryption keeps its own message."""
+    try:
+        with pdfplumber.open(str(path), laparams=LAPARAMS) as pdf:
+            return _outline(pdf), len(pdf.pages)
+    except MemoryError:
+        raise
+    except Exception as raw:
+        error = _pdfminer_error(raw)
+        if isinstance(error, (PDFPasswordIncorrect, PDFEncryptionError, PDFTextExtractionNotAllowed)):
+            raise
+        detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        raise InputError(f"corrupt PDF: its page tree cannot be read ({detail})") from None
+
+
 def _read_pages(
     path: Path, on_page: Callable[[int], None], workers: int = 1, engine: str = "pdfium", max_pages: int | None = None
 ) -> tuple[list[_PageParts], dict[str, int]]:
@@ -310,9 +327,7 @@ def _read_pages(
     processes in page ranges; layout analysis is pure Python, so this is what uses the cores."""
     parts: list[_PageParts] = []
     try:
-        with pdfplumber.open(str(path), laparams=LAPARAMS) as pdf:
-            outline = _outline(pdf)
-            count = len(pdf.pages)
+        outline, count = _open(path)
         if max_pages is not None and count > max_pages:
             raise InputError(f"the PDF has {count} pages, over the limit ([limits] pdf_pages = {max_pages})")
         if workers > 1 and count >= PARALLEL_MIN_PAGES:
@@ -329,6 +344,13 @@ def _read_pages(
             raise InputError("the PDF forbids text extraction (encrypted with restrictions)") from None
         if isinstance(error, (PDFSyntaxError, PSEOF, PSException)):
             raise InputError(f"corrupt PDF: {error or type(error).__name__}") from None
+        if isinstance(raw, PdfminerException):  # pdfplumber marks what pdfminer raised: malformed objects
+            detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            raise InputError(f"corrupt PDF: pdfminer could not read it ({detail})") from None
+        if isinstance(error, pypdfium2.PdfiumError) and "load document" in str(error):
+            if "password" in str(error).lower():
+                raise InputError("encrypted PDF: cannot be opened without a password") from None
+            raise InputError(f"corrupt PDF: {str(error).rstrip('.')}") from None
         raise
     if not parts:
         raise InputError("corrupt PDF: no pages found")
