@@ -349,6 +349,12 @@ class ServeSettings(_Section):
         ge=1,
         description="Largest request body accepted; larger ones get 413 (error 3003) before they are read whole.",
     )
+    max_query_chars: int = Field(
+        default=8000,
+        ge=1,
+        description="Longest query accepted (error 3001 beyond): the model reads its first few hundred tokens "
+        "anyway, and a megabyte of query words would make the full-text search slow for everyone.",
+    )
 
 
 class Settings(_Section):

@@ -211,7 +211,11 @@ class Searcher:
         return query
 
     def check_filter(self, where: str) -> None:
-        """Try the filter on its own first, so a typo is reported as the user's filter, not a crash."""
+        """Try the filter on its own first, so a typo is reported as the user's filter, not a crash.
+        A filter is one expression: Lance's parser reads ``1=1; DROP TABLE chunks`` as ``1=1`` and
+        drops the rest without a word, so a statement separator is refused here instead."""
+        if _outside_quotes(where, ";"):
+            raise KBError(f"invalid filter {where!r}: a filter is one expression; ';' is not allowed")
         try:
             self.chunks.search().where(where).select(["id"]).limit(1).to_list()
         except (ValueError, RuntimeError, OSError) as error:
@@ -238,3 +242,14 @@ def _cosine(query: np.ndarray, vector) -> float:
     other = np.asarray(vector, dtype=np.float32)
     denominator = float(np.linalg.norm(query) * np.linalg.norm(other)) or 1.0
     return float(np.dot(query, other)) / denominator
+
+
+def _outside_quotes(text: str, char: str) -> bool:
+    """Whether ``char`` occurs in ``text`` outside SQL string literals ('...', with '' as a quote)."""
+    quoted = False
+    for ch in text:
+        if ch == "'":
+            quoted = not quoted
+        elif ch == char and not quoted:
+            return True
+    return False

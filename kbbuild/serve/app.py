@@ -221,6 +221,9 @@ def create_app(root: Path, settings: Settings, api_key: str | None, *, max_body:
         """Dify External Knowledge API: the best chunks for a query. The key was checked by ``Guard``."""
         if not body.query.strip():
             raise ServeError(3001, "Invalid request body: query is empty")
+        if len(body.query) > settings.serve.max_query_chars:
+            limit = settings.serve.max_query_chars
+            raise ServeError(3001, f"Invalid request body: query is {len(body.query):,} characters, over {limit:,}")
         try:
             where = metadata_sql(body.metadata_condition)
         except InputError as error:
