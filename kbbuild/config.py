@@ -47,6 +47,11 @@ class IngestSettings(_Section):
         description="Follow symbolic links that lead outside the input folder (refused by default, so that a "
         "link cannot put files from elsewhere into the KB and out through serve or export).",
     )
+    pdf_password_file: str | None = Field(
+        default=None,
+        description='JSON file mapping path patterns to passwords of encrypted PDFs, e.g. {"hr/*.pdf": "secret"}; '
+        "a password for all others can come from the KBBUILD_PDF_PASSWORD environment variable.",
+    )
     progress: bool = Field(default=True, description="Show tqdm progress bars on stderr.")
     write_batch_rows: int = Field(
         default=2000,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -152,6 +153,19 @@ def ingest(
             help="Follow symbolic links that lead outside the input folder (by default they are refused and listed).",
         ),
     ] = False,
+    pdf_password: Annotated[
+        str | None,
+        typer.Option(
+            envvar="KBBUILD_PDF_PASSWORD",
+            show_envvar=True,
+            help="Password for encrypted PDFs (prefer the environment variable: a command line is visible to "
+            "other users). Never written to the KB.",
+        ),
+    ] = None,
+    pdf_password_file: Annotated[
+        Path | None,
+        typer.Option(help='JSON file of path patterns and passwords, e.g. {"hr/*.pdf": "secret"}; tried first.'),
+    ] = None,
     keep_headers: Annotated[
         bool,
         typer.Option("--keep-headers", help="Keep running headers, footers and page numbers in the body text."),
@@ -196,6 +210,7 @@ def ingest(
             "ocr.figures": ocr_figures,
             "clean.strip_furniture": False if keep_headers else None,
             "ingest.follow_links": True if follow_links else None,
+            "ingest.pdf_password_file": str(pdf_password_file) if pdf_password_file else None,
             "ingest.workers": workers,
             "clean.redact_pii": True if redact_pii else None,
             "clean.dedup": dedup,
@@ -206,6 +221,10 @@ def ingest(
         settings.questions.n = max(questions, 1)
         settings.questions.generator = (settings.questions.generator or "hf") if questions > 0 else None
         settings.questions.candidates = max(settings.questions.candidates, settings.questions.n)
+    if pdf_password:
+        from kbbuild.parse.pdf.passwords import PASSWORD_ENV
+
+        os.environ[PASSWORD_ENV] = pdf_password  # parse workers inherit it; settings (and so the KB) never hold it
     report = run_ingest(docs, kb, settings, full=full, debug=debug, collection=collection)
     typer.echo(report.model_dump_json(indent=2) if as_json else ingest_summary(report))
     raise typer.Exit(report.exit_code)

@@ -27,6 +27,7 @@ from pathlib import Path
 from kbbuild.config import Settings
 from kbbuild.errors import ExitCode, InputError, KbbuildError
 from kbbuild.faults import crash_point
+from kbbuild.parse.pdf.passwords import load_password_file
 from kbbuild.pipeline.discover import Discovery, discover
 from kbbuild.pipeline.duplicates import DuplicateStage
 from kbbuild.pipeline.embed import EmbeddedFile, EmbedStage, PendingFile
@@ -263,6 +264,8 @@ def ingest(
         raise InputError(f"input path does not exist: {input_path}")
     pm = make_plugin_manager(settings.plugins, extra_plugins)
     registry = Registry.from_plugin_manager(pm)
+    if settings.ingest.pdf_password_file:  # a malformed password file is refused now, not per file
+        load_password_file(settings.ingest.pdf_password_file)
     if settings.ocr.enabled and settings.ocr.device == "cuda":  # refuse now, not on the first scanned page
         registry.named("ocr_engines", settings.ocr.engine).configure(settings.ocr).device()
     timer = _Timer()

@@ -17,6 +17,7 @@ from kbbuild.config import OcrSettings
 from kbbuild.hookspecs import hookimpl
 from kbbuild.parse.pdf.garbled import UNREADABLE_SHARE, garbled_reason, unreadable_share
 from kbbuild.parse.pdf.ocr_page import OcrPageReader, OcrStack
+from kbbuild.parse.pdf.passwords import password_for
 from kbbuild.parse.pdf.textlayer import PARSER_NAME, read_text_layer
 from kbbuild.parse.reading_order import xy_cut_order
 from kbbuild.plugins import Registry
@@ -66,14 +67,14 @@ def fitting_dpi(width_pt: float, height_pt: float, dpi: float, megapixels: float
 
 
 def render_pages(
-    path: Path, pages: list[int], dpi: int, megapixels: float, warnings: list[str]
+    path: Path, pages: list[int], dpi: int, megapixels: float, warnings: list[str], password: str | None = None
 ) -> Iterator[tuple[int, np.ndarray, float]]:
     """Pages as BGR uint8 images with the resolution each was rendered at, from one open document,
     one image in memory at a time. A page too large for ``[limits] page_megapixels`` at ``dpi`` is
     rendered smaller, or skipped with a warning."""
     import pypdfium2
 
-    pdf = pypdfium2.PdfDocument(str(path))
+    pdf = pypdfium2.PdfDocument(str(path), password=password)
     try:
         for page in pages:
             width, height = pdf[page - 1].get_size()
@@ -192,6 +193,7 @@ class PdfParser(Parser):
         settings = context.settings
         path = Path(source.path)
         workers = settings.parse.workers or os.cpu_count() or 1
+        password = password_for(source.relpath, settings.ingest.pdf_password_file)
         elements, pages, title = read_text_layer(
             path,
             settings.parse.heading_size_ratio,
@@ -199,6 +201,7 @@ class PdfParser(Parser):
             workers,
             settings.parse.text_engine,
             max_pages=settings.limits.pdf_pages,
+            password=password,
         )
         warnings: list[str] = []
         elements, pages, garbled = _drop_garbled(elements, pages)
@@ -206,7 +209,7 @@ class PdfParser(Parser):
         need_ocr = [p for p in pages if p.needs_ocr or p.number in garbled]
         if need_ocr:
             keep_text = frozenset(n for n, g in garbled.items() if g.partial)
-            elements, pages, ocr_warnings = self._ocr(path, elements, pages, need_ocr, context, keep_text)
+            elements, pages, ocr_warnings = self._ocr(path, elements, pages, need_ocr, context, keep_text, password)
             warnings.extend(ocr_warnings)
         if garbled:
             warnings.extend(_garbled_notes(garbled, pages))
@@ -216,10 +219,10 @@ class PdfParser(Parser):
                 )
         short = len(pages) <= settings.clean.layout_furniture_pages
         if short and settings.clean.strip_furniture and settings.ocr.enabled and settings.ocr.layout:
-            elements, layout_warnings = self._layout_furniture(path, elements, pages, context)
+            elements, layout_warnings = self._layout_furniture(path, elements, pages, context, password)
             warnings.extend(layout_warnings)
         if settings.ocr.enabled and settings.ocr.figures:
-            elements, figure_warnings = self._ocr_figures(path, elements, pages, context)
+            elements, figure_warnings = self._ocr_figures(path, elements, pages, context, password)
             warnings.extend(figure_warnings)
             if title_dropped:  # it was nonsense: the first heading OCR found on page 1, if any
                 title = next((e.text for e in elements if e.page == 1 and e.kind is ElementKind.HEADING), None)
@@ -240,6 +243,7 @@ class PdfParser(Parser):
         need_ocr: list[PageInfo],
         context: ParseContext,
         keep_text: frozenset[int] = frozenset(),
+        password: str | None = None,
     ) -> tuple[list[Element], list[PageInfo], list[str]]:
         """OCR of ``need_ocr``: its elements replace the page's, except on mixed pages and the pages in
         ``keep_text`` (partly nonsense, the nonsense already dropped), where the text layer's own
@@ -255,7 +259,7 @@ class PdfParser(Parser):
         by_page: dict[int, list[Element]] = {}
         facts = {p.number: p for p in need_ocr}
         megapixels = context.settings.limits.page_megapixels
-        for number, image, dpi in render_pages(path, list(facts), settings.dpi, megapixels, notes):
+        for number, image, dpi in render_pages(path, list(facts), settings.dpi, megapixels, notes, password):
             page = facts[number]
             read = reader.read(image, number, dpi)
             if page.looks_mixed or number in keep_text:  # keep the text layer; add what OCR found elsewhere
@@ -270,7 +274,12 @@ class PdfParser(Parser):
         return merged, pages, notes
 
     def _layout_furniture(
-        self, path: Path, elements: list[Element], pages: list[PageInfo], context: ParseContext
+        self,
+        path: Path,
+        elements: list[Element],
+        pages: list[PageInfo],
+        context: ParseContext,
+        password: str | None = None,
     ) -> tuple[list[Element], list[str]]:
         """Headers and footers of a document too short to show them by repetition, judged by the
         layout model (the same PP-Structure classes OCR pages get). Only blocks inside the page's
@@ -286,7 +295,7 @@ class PdfParser(Parser):
         heights = {p.number: p.height for p in wanted}
         regions: dict[int, list[tuple[str, tuple[float, float, float, float]]]] = {}
         numbers, megapixels = [p.number for p in wanted], settings.limits.page_megapixels
-        for number, image, dpi in render_pages(path, numbers, settings.ocr.dpi, megapixels, notes):
+        for number, image, dpi in render_pages(path, numbers, settings.ocr.dpi, megapixels, notes, password):
             scale = 72.0 / dpi
             regions[number] = [
                 (r.kind, (r.bbox.x0 * scale, r.bbox.y0 * scale, r.bbox.x1 * scale, r.bbox.y1 * scale))
@@ -318,7 +327,12 @@ class PdfParser(Parser):
         return out, notes
 
     def _ocr_figures(
-        self, path: Path, elements: list[Element], pages: list[PageInfo], context: ParseContext
+        self,
+        path: Path,
+        elements: list[Element],
+        pages: list[PageInfo],
+        context: ParseContext,
+        password: str | None = None,
     ) -> tuple[list[Element], list[str]]:
         """Text inside figures of text-layer pages (chart labels, diagram text), read by OCR."""
         ocr_pages = {p.number for p in pages if p.ocr}
@@ -332,7 +346,7 @@ class PdfParser(Parser):
         reader = OcrPageReader(stack, settings, self.name)
         read: dict[int, tuple[str, float | None]] = {}  # figure index -> OCR text, confidence
         megapixels = context.settings.limits.page_megapixels
-        for number, image, dpi in render_pages(path, sorted(wanted), settings.dpi, megapixels, notes):
+        for number, image, dpi in render_pages(path, sorted(wanted), settings.dpi, megapixels, notes, password):
             for index, element in enumerate(elements):
                 if element.kind is ElementKind.FIGURE and element.page == number and element.bbox is not None:
                     read[index] = reader.read_region_text(image, element.bbox, dpi)

@@ -237,13 +237,18 @@ def _outline(pdf) -> dict[str, int]:
 
 
 def _read_range(
-    path: str, first: int, last: int, engine: str = "pdfium", on_page: Callable[[int], None] | None = None
+    path: str,
+    first: int,
+    last: int,
+    engine: str = "pdfium",
+    on_page: Callable[[int], None] | None = None,
+    password: str | None = None,
 ) -> list[_PageParts]:
     """Pages first..last of one PDF: the unit of work of a parse worker process."""
     parts = []
-    pdfium_doc = pypdfium2.PdfDocument(path) if engine == "pdfium" else None
+    pdfium_doc = pypdfium2.PdfDocument(path, password=password) if engine == "pdfium" else None
     try:
-        with pdfplumber.open(path, laparams=LAPARAMS) as pdf:
+        with pdfplumber.open(path, laparams=LAPARAMS, password=password or "") as pdf:
             pages = pdf.pages
             for number in range(first, last + 1):
                 part = None
@@ -285,12 +290,13 @@ def _executor(workers: int) -> ProcessPoolExecutor:
 
 
 def _read_parallel(
-    path: Path, count: int, workers: int, engine: str, on_page: Callable[[int], None]
+    path: Path, count: int, workers: int, engine: str, on_page: Callable[[int], None], password: str | None = None
 ) -> list[_PageParts]:
     size = max(4, math.ceil(count / (workers * 3)))
     ranges = [(first, min(first + size - 1, count)) for first in range(1, count + 1, size)]
     try:
-        futures = {_executor(workers).submit(_read_range, str(path), a, b, engine): a for a, b in ranges}
+        pool = _executor(workers)
+        futures = {pool.submit(_read_range, str(path), a, b, engine, None, password): a for a, b in ranges}
         done: dict[int, list[_PageParts]] = {}
         for future in as_completed(futures):
             done[futures[future]] = future.result()
@@ -303,12 +309,21 @@ def _read_parallel(
     return [part for first, _ in ranges for part in done[first]]
 
 
-def _open(path: Path) -> tuple[dict[str, int], int]:
+def _encrypted(password: str | None, detail: str) -> str:
+    if password is None:
+        return (
+            f"encrypted PDF: cannot be opened without a password ({detail}); give it with --pdf-password "
+            "(KBBUILD_PDF_PASSWORD) or [ingest] pdf_password_file"
+        )
+    return f"encrypted PDF: the password given for it is wrong ({detail})"
+
+
+def _open(path: Path, password: str | None = None) -> tuple[dict[str, int], int]:
     """The outline and page count. Only pdfplumber and pdfminer run here, so anything raised is the
     file's structure failing them (fuzzing found a page without a MediaBox: a TypeError deep in
     pdfplumber); encryption keeps its own message."""
     try:
-        with pdfplumber.open(str(path), laparams=LAPARAMS) as pdf:
+        with pdfplumber.open(str(path), laparams=LAPARAMS, password=password or "") as pdf:
             return _outline(pdf), len(pdf.pages)
     except MemoryError:
         raise
@@ -321,25 +336,30 @@ def _open(path: Path) -> tuple[dict[str, int], int]:
 
 
 def _read_pages(
-    path: Path, on_page: Callable[[int], None], workers: int = 1, engine: str = "pdfium", max_pages: int | None = None
+    path: Path,
+    on_page: Callable[[int], None],
+    workers: int = 1,
+    engine: str = "pdfium",
+    max_pages: int | None = None,
+    password: str | None = None,
 ) -> tuple[list[_PageParts], dict[str, int]]:
     """Every page's blocks, tables, figures and facts. Long documents are read by ``workers``
     processes in page ranges; layout analysis is pure Python, so this is what uses the cores."""
     parts: list[_PageParts] = []
     try:
-        outline, count = _open(path)
+        outline, count = _open(path, password)
         if max_pages is not None and count > max_pages:
             raise InputError(f"the PDF has {count} pages, over the limit ([limits] pdf_pages = {max_pages})")
         if workers > 1 and count >= PARALLEL_MIN_PAGES:
-            parts = _read_parallel(path, count, workers, engine, on_page)
+            parts = _read_parallel(path, count, workers, engine, on_page, password)
         elif count:
-            parts = _read_range(str(path), 1, count, engine, on_page)
+            parts = _read_range(str(path), 1, count, engine, on_page, password)
     except InputError:
         raise
     except Exception as raw:
         error = _pdfminer_error(raw)
         if isinstance(error, (PDFPasswordIncorrect, PDFEncryptionError)):
-            raise InputError(f"encrypted PDF: cannot be opened without a password ({type(error).__name__})") from None
+            raise InputError(_encrypted(password, type(error).__name__)) from None
         if isinstance(error, PDFTextExtractionNotAllowed):
             raise InputError("the PDF forbids text extraction (encrypted with restrictions)") from None
         if isinstance(error, (PDFSyntaxError, PSEOF, PSException)):
@@ -349,7 +369,7 @@ def _read_pages(
             raise InputError(f"corrupt PDF: pdfminer could not read it ({detail})") from None
         if isinstance(error, pypdfium2.PdfiumError) and "load document" in str(error):
             if "password" in str(error).lower():
-                raise InputError("encrypted PDF: cannot be opened without a password") from None
+                raise InputError(_encrypted(password, "pdfium")) from None
             raise InputError(f"corrupt PDF: {str(error).rstrip('.')}") from None
         raise
     if not parts:
@@ -514,11 +534,12 @@ def read_text_layer(
     workers: int = 1,
     engine: str = "pdfium",
     max_pages: int | None = None,
+    password: str | None = None,
 ) -> tuple[list[Element], list[PageInfo], str | None]:
     """Elements in reading order (XY-cut per page), page facts, and the document title if one
     stands out. Tables become table elements (Markdown text, HTML alongside) and their cells are
     kept out of the prose; figures become figure elements with their captions attached."""
-    parts, outline = _read_pages(path, on_page, workers, engine, max_pages)
+    parts, outline = _read_pages(path, on_page, workers, engine, max_pages, password)
     classified = _classify([b for part in parts for b in part.blocks], heading_ratio, outline)
     kinds = {id(block): (kind, level) for block, kind, level in classified}
     elements: list[Element] = []
