@@ -403,7 +403,7 @@ def kinds(big: bool = True) -> list[Kind]:
     return [
         Kind("zero-byte PDF", "zero_byte.pdf", "failed", "empty file", zero_byte),
         Kind("truncated PDF", "truncated.pdf", "failed", "corrupt PDF", truncated_pdf),
-        Kind("broken xref", "broken_xref.pdf", "failed", "corrupt PDF", broken_xref),
+        Kind("broken xref", "broken_xref.pdf", "ingested", "pdfium repaired", broken_xref),
         Kind("encrypted, user password", "encrypted_user.pdf", "failed", "password", encrypted_user),
         Kind("encrypted, owner password only", "encrypted_owner.pdf", "ingested", "", encrypted_owner_only),
         Kind("3,000 empty pages", "empty_pages.pdf", "ingested", "no text was extracted", empty_pages),

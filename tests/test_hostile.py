@@ -14,21 +14,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from kbbuild import KB
 from kbbuild.config import LimitsSettings
 
 from . import hostile_corpus
+from .test_input_safety import _rows
 
 MB = 1024 * 1024
-
-
-def _rows(kb: Path, version: int) -> dict[str, list[str]]:
-    store = KB.open(kb)
-    table = store.chunks_table(store.manifest(version)).to_arrow().select(["source", "text"])
-    rows: dict[str, list[str]] = {}
-    for source, text in zip(table["source"].to_pylist(), table["text"].to_pylist(), strict=True):
-        rows.setdefault(source, []).append(text)
-    return {source: sorted(texts) for source, texts in rows.items()}
 
 
 def _ingest(docs: Path, kb: Path) -> tuple[int, dict, int]:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -14,6 +16,7 @@ import numpy as np
 
 from kbbuild.clean.furniture import page_number_value
 from kbbuild.config import OcrSettings
+from kbbuild.errors import InputError
 from kbbuild.hookspecs import hookimpl
 from kbbuild.parse.pdf.garbled import UNREADABLE_SHARE, garbled_reason, unreadable_share
 from kbbuild.parse.pdf.ocr_page import OcrPageReader, OcrStack
@@ -48,6 +51,31 @@ def build_ocr_stack(registry: Registry | None, settings: OcrSettings) -> tuple[O
             provider = None
         optional[kind] = provider
     return OcrStack(engine, optional["layout_models"], optional["table_models"]), notes
+
+
+@contextmanager
+def repaired_copy(path: Path, password: str | None) -> Iterator[Path | None]:
+    """A copy of a PDF whose structure pdfminer cannot follow (cross-reference offsets that point
+    nowhere, a truncated tail) as pdfium rebuilds it on opening, written out with a fresh
+    cross-reference table; None when pdfium cannot open it either. Viewers repair such files
+    silently, so a user expects the text of one that opens in every viewer."""
+    import pypdfium2
+
+    try:
+        pdf = pypdfium2.PdfDocument(str(path), password=password)
+    except pypdfium2.PdfiumError:
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="kbbuild-repair-") as folder:
+        try:
+            if len(pdf) == 0:
+                yield None
+                return
+            copy = Path(folder) / "repaired.pdf"
+            pdf.save(copy)
+        finally:
+            pdf.close()
+        yield copy
 
 
 MIN_RENDER_DPI = 50  # below this, OCR and layout models read nothing useful
@@ -194,16 +222,30 @@ class PdfParser(Parser):
         path = Path(source.path)
         workers = settings.parse.workers or os.cpu_count() or 1
         password = password_for(source.relpath, settings.ingest.pdf_password_file)
-        elements, pages, title = read_text_layer(
-            path,
-            settings.parse.heading_size_ratio,
-            context.on_page,
-            workers,
-            settings.parse.text_engine,
-            max_pages=settings.limits.pdf_pages,
-            password=password,
-        )
         warnings: list[str] = []
+
+        def read(target: Path) -> tuple[list[Element], list[PageInfo], str | None]:
+            return read_text_layer(
+                target,
+                settings.parse.heading_size_ratio,
+                context.on_page,
+                workers,
+                settings.parse.text_engine,
+                max_pages=settings.limits.pdf_pages,
+                password=password,
+            )
+
+        try:
+            elements, pages, title = read(path)
+        except InputError as error:
+            if not str(error).startswith("corrupt PDF"):
+                raise
+            with repaired_copy(path, password) as copy:
+                if copy is None:
+                    raise
+                elements, pages, title = read(copy)
+            damage = str(error).removeprefix("corrupt PDF: ")
+            warnings.append(f"the PDF is damaged ({damage}); it was read from a copy pdfium repaired, as viewers do")
         elements, pages, garbled = _drop_garbled(elements, pages)
         title_dropped = title is not None and not any(e.kind is ElementKind.TITLE for e in elements)
         need_ocr = [p for p in pages if p.needs_ocr or p.number in garbled]
