@@ -21,6 +21,7 @@ from kbbuild.parse.markup.archive import check_archive
 from kbbuild.parse.markup.elements import HeadingSource, convert, markup_element, promote_title
 from kbbuild.parse.markup.email_headers import read_headers
 from kbbuild.parse.markup.offline import english_model_source, prepare_unstructured
+from kbbuild.parse.markup.sheets import LARGE_SHEET_BYTES, read_sheets, sheet_bytes
 from kbbuild.providers import ParseContext, Parser
 from kbbuild.records import Document, Element, ElementKind, SourceFile
 
@@ -126,6 +127,25 @@ def _with_speaker_notes(elements: list[Element], path: Path, parser: str) -> lis
     return result
 
 
+def _large_workbook(path: Path) -> bool:
+    try:
+        return sheet_bytes(path) > LARGE_SHEET_BYTES
+    except (zipfile.BadZipFile, OSError):  # unreadable: unstructured's error says what is wrong with it
+        return False
+
+
+def _document(
+    source: SourceFile, parser: str, elements: list[Element], warnings: list[str], context: ParseContext
+) -> Document:
+    elements = promote_title(elements)
+    if not any(e.text.strip() and not e.kind.is_furniture for e in elements):
+        raise InputError(f"no text found in this {source.format} file")
+    title = next((e.text for e in elements if e.kind is ElementKind.TITLE), None)
+    for page in sorted({e.page for e in elements if e.page is not None}):
+        context.on_page(page)
+    return Document(source=source, parser=parser, elements=tuple(elements), title=title, warnings=tuple(warnings))
+
+
 class UnstructuredParser(Parser):
     name = PARSER_NAME
     version = _version()
@@ -147,6 +167,8 @@ class UnstructuredParser(Parser):
         except (ImportError, RuntimeError) as error:
             raise InputError(f"{fmt} files cannot be read here: {error}") from error
         check_archive(path, fmt, context.settings.limits)
+        if fmt == "xlsx" and _large_workbook(path):
+            return _document(source, self.name, list(read_sheets(path, self.name)), [], context)
         partition, options = _partitioner(fmt)
         try:
             items = partition(filename=str(path), **options)
@@ -172,16 +194,7 @@ class UnstructuredParser(Parser):
         if fmt == "eml":
             preamble, warnings = _mail_preamble(path, self.name)
             elements = preamble + _signature_to_furniture(elements)
-        elements = promote_title(elements)
-        if not any(e.text.strip() and not e.kind.is_furniture for e in elements):
-            raise InputError(f"no text found in this {fmt} file")
-        title = next((e.text for e in elements if e.kind is ElementKind.TITLE), None)
-        pages = sorted({e.page for e in elements if e.page is not None})
-        for page in pages:
-            context.on_page(page)
-        return Document(
-            source=source, parser=self.name, elements=tuple(elements), title=title, warnings=tuple(warnings)
-        )
+        return _document(source, self.name, elements, warnings, context)
 
 
 @hookimpl
