@@ -126,7 +126,7 @@ def test_a_table_header_over_four_budgets_is_not_repeated_in_every_piece():
 
 
 _SHEET_PROBE = """
-import json, resource, sys
+import json, sys
 from pathlib import Path
 from kbbuild.config import Settings
 from kbbuild.pipeline.prepare import PrepareTools, prepare
@@ -135,7 +135,9 @@ path = Path(sys.argv[1])
 source = SourceFile(path=str(path), relpath=path.name, sha256="-", size=path.stat().st_size, format="xlsx")
 prepared = prepare(source, PrepareTools.load(Settings()))
 texts = [chunk.text for chunk in prepared.chunks]
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the forking parent (pytest, large by now).
+status = Path("/proc/self/status").read_text().splitlines()
+peak_mb = int(next(line for line in status if line.startswith("VmHWM:")).split()[1]) // 1024
 print(json.dumps({"error": prepared.error, "texts": texts, "peak_mb": peak_mb}))
 """
 
@@ -154,4 +156,4 @@ def test_a_sheet_of_100k_rows_is_read_in_row_windows_with_bounded_memory(tmp_pat
     assert all(text.startswith("| date | berth | vessel | tonnes |") for text in texts if "| Vessel " in text)
     # Parsing is bounded by the window; the file's 13,000 chunks are still held whole until they are
     # handed on (the process alone is about 370 MB with unstructured and the tokenizer imported).
-    assert result["peak_mb"] < 1024, result["peak_mb"]
+    assert result["peak_mb"] < 800, result["peak_mb"]
