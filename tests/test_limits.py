@@ -4,6 +4,7 @@ is replaced, and the good files of the same batch are committed. Real hostile fi
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from kbbuild.parse.pdf.plugin import fitting_dpi
 from kbbuild.text.tables import grid_from_html, to_markdown
 
 from . import hostile_corpus
+from .conftest import quiet_settings
 from .pdfmaker import notes_pdf
 
 
@@ -157,3 +159,26 @@ def test_a_sheet_of_100k_rows_is_read_in_row_windows_with_bounded_memory(tmp_pat
     # Parsing is bounded by the window; the file's 13,000 chunks are still held whole until they are
     # handed on (the process alone is about 370 MB with unstructured and the tokenizer imported).
     assert result["peak_mb"] < 800, result["peak_mb"]
+
+
+class _DiesOnArrival:
+    """Unpickled in a worker while it loads its tools, it ends the process: a worker that can never
+    become ready, as after a broken install or a crashing import."""
+
+    def __reduce__(self):
+        return (os._exit, (3,))
+
+
+def test_workers_that_die_before_they_are_ready_stop_the_run_with_a_reason(tmp_path):
+    from kbbuild.pipeline.pool import ParsePool
+    from kbbuild.records import SourceFile
+
+    note = tmp_path / "note.txt"
+    note.write_text(hostile_corpus.GOOD_NOTE, encoding="utf-8")
+    source = SourceFile(path=str(note), relpath="note.txt", sha256="-", size=note.stat().st_size, format="txt")
+    pool = ParsePool(1, quiet_settings(), extra_plugins=(_DiesOnArrival(),))
+    try:
+        with pytest.raises(RuntimeError, match=r"parse workers cannot start: .*exit code 3"):
+            list(pool.map([source]))  # three stillborn workers, then the reason: never a restart loop
+    finally:
+        pool.close()

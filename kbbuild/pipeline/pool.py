@@ -198,7 +198,9 @@ class ParsePool:
         if not worker.ready:  # died before it could load its tools: a new one would die the same way
             self._stillborn += 1
             if self._stillborn >= STILLBORN_LIMIT:
-                raise RuntimeError(f"parse workers cannot start: {_death(worker.process).split(': ', 1)[-1]}")
+                how = _death(worker.process).removeprefix("the worker process reading this file died")
+                died = f"{STILLBORN_LIMIT} in a row died before they were ready{how}"
+                raise RuntimeError(f"parse workers cannot start: {died}")
         failed = False
         if worker.task is not None:
             index, source = worker.task
