@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from kbbuild.config import LimitsSettings
+from kbbuild.pipeline.limits import tree_rss
 
 from . import hostile_corpus
 from .test_input_safety import _rows
@@ -32,11 +33,7 @@ def _ingest(docs: Path, kb: Path) -> tuple[int, dict, int]:
         nonlocal peak
         root = psutil.Process(process.pid)
         while not done.is_set():
-            try:
-                family = [root, *root.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in family if p.is_running()))
-            except psutil.Error:
-                pass
+            peak = max(peak, tree_rss(root))  # the watchdog's own measure, over the whole tree
             done.wait(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
