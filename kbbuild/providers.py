@@ -9,7 +9,7 @@ KB version says exactly which code built it).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -58,6 +58,12 @@ class Parser(Provider):
 
     @abstractmethod
     def parse(self, source: SourceFile, context: ParseContext) -> Document: ...
+
+    def parse_windows(self, source: SourceFile, context: ParseContext) -> Iterator[Document]:
+        """The file as consecutive Documents (windows of its elements in reading order), for files
+        too large to hold whole: each is cleaned and chunked, and its chunks leave the worker, before
+        the next is read (see ``kbbuild.parse.windows``). By default the whole file is one window."""
+        yield self.parse(source, context)
 
 
 class Cleaner(Provider):

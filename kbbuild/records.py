@@ -334,6 +334,11 @@ class PreparedFile(_Record):
     cleaning: CleaningCounts = Field(default_factory=CleaningCounts)
     furniture: tuple[str, ...] = ()
     error: str | None = Field(default=None, description="Why the file failed; then nothing else is filled in.")
+    part: bool = Field(
+        default=False,
+        description="A window of a file too large to send whole: only ``chunks`` is filled in, and more of the "
+        "file follows, ending with the PreparedFile (part=False) that completes it.",
+    )
     seconds: dict[str, float] = Field(default_factory=dict, description="Time per worker stage: parse, clean, chunk.")
     peak_memory_mb: float | None = Field(
         default=None,
@@ -352,13 +357,16 @@ class FileStatus(str, Enum):
 
 
 class DuplicateLink(_Record):
-    """A chunk that was not stored, and the stored chunk with the same (or nearly the same) text."""
+    """Chunks of a file that were not stored, and the stored chunk with the same (or nearly the same)
+    text. A file's repeats of one stored chunk share one link (their pages merged), so that a log
+    repeating one line 100,000 times costs the manifest one entry, not 100,000."""
 
-    chunk_id: str
+    chunk_id: str = Field(description="Id the first of these chunks would have had.")
     pages: list[int]
     duplicate_of: str = Field(description="Id of the stored chunk.")
     duplicate_of_source: str = Field(description="Source file of the stored chunk.")
     near: bool = Field(description="True for a near-duplicate, False for the same normalised text.")
+    count: int = Field(default=1, description="How many chunks of this file the link stands for.")
 
 
 class FileRecord(_Record):

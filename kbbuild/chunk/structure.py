@@ -329,8 +329,9 @@ class StructureChunking:
 
     def _pop_heading(self) -> None:
         heading = self.headings[-1]
-        if not heading.used:
+        if not heading.used and not heading.element.meta.get("carried"):
             # A heading with no body under it still says something; keep it rather than lose it.
+            # (One carried into a window of a long file was kept in the window it came from.)
             self.headings.pop()
             self._emit(heading.text, [heading.element], self.count(heading.text))
             return

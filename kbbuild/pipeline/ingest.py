@@ -33,10 +33,10 @@ from kbbuild.pipeline.duplicates import DuplicateStage
 from kbbuild.pipeline.embed import EmbeddedFile, EmbedStage, PendingFile
 from kbbuild.pipeline.plan import make_plan
 from kbbuild.pipeline.pool import ParsePool
-from kbbuild.pipeline.prepare import PrepareTools, prepare
+from kbbuild.pipeline.prepare import PrepareTools, prepare_parts
 from kbbuild.pipeline.progress import Progress
 from kbbuild.pipeline.questions import QuestionStage
-from kbbuild.pipeline.write import failed_record, store_file
+from kbbuild.pipeline.write import FileTally, failed_record, ingested_record, write_rows
 from kbbuild.plugins import Registry, kbbuild_version, make_plugin_manager
 from kbbuild.providers import Embedder
 from kbbuild.records import (
@@ -115,17 +115,22 @@ class _Driver:
     progress: Progress
     debug: bool
     records: list[FileRecord] = field(default_factory=list)
+    tallies: dict[str, FileTally] = field(default_factory=dict)  # files with rows written, record to come
+    failed: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.embedding = EmbedStage(self.embedder, self.settings.embed.batch_texts)
 
     def take(self, prepared: PreparedFile) -> None:
-        """One prepared file: duplicates, enrichers, questions, then into the embedding batch."""
+        """One prepared file, or part of one: duplicates, enrichers, questions, then into the
+        embedding batch."""
         for name, seconds in prepared.seconds.items():
             self.timer.seconds[name] += seconds
         source = prepared.source
+        if source.relpath in self.failed:  # the rest of a file whose earlier part failed
+            return
         if prepared.error is not None:
-            self.records.append(failed_record(prepared, prepared.error))
+            self._fail(prepared, prepared.error)
             return
         with self.timer.stage("dedup"):
             chunks, links = self.duplicates.admit(source.relpath, prepared.chunks)
@@ -161,24 +166,44 @@ class _Driver:
         return self.records
 
     def _fail(self, prepared: PreparedFile, reason: str) -> None:
-        self.duplicates.forget(prepared.source.relpath)
+        """The file fails as a whole: rows its earlier parts wrote are taken back, and whatever of it
+        is still on its way is ignored."""
+        relpath = prepared.source.relpath
+        self.failed.add(relpath)
+        if self.tallies.pop(relpath, None) is not None:
+            with self.timer.stage("store"):
+                self.writer.discard(relpath)
+        self.duplicates.forget(relpath)
         self.records.append(failed_record(prepared, reason))
 
     def _store(self, ready: list[EmbeddedFile]) -> None:
         self.progress.embedded(sum(len(done.pending.texts) for done in ready))
         for done in ready:
             prepared = done.pending.prepared
+            relpath = prepared.source.relpath
+            if relpath in self.failed:
+                continue
             if done.error is not None:
                 self._fail(prepared, done.error)
                 continue
+            tally = self.tallies.setdefault(relpath, FileTally())
             with self.timer.stage("store"):
-                self.records.append(store_file(done, self.writer, self.embedder.info.max_length))
+                write_rows(done, self.writer, self.embedder.info.max_length, tally)
             self.progress.written(len(done.pending.chunks))
-            self.duplicates.settle(prepared.source.relpath)
+            if prepared.part:
+                continue
+            del self.tallies[relpath]
+            self.records.append(ingested_record(prepared, tally, self.embedder.info.max_length))
+            self.duplicates.settle(relpath)
 
 
 def _start_pool(
-    todo: list[SourceFile], settings: Settings, extra_plugins: tuple[object, ...], debug: bool, notes: list[str]
+    todo: list[SourceFile],
+    settings: Settings,
+    extra_plugins: tuple[object, ...],
+    debug: bool,
+    notes: list[str],
+    spool_folder: Path,
 ) -> ParsePool | None:
     """Start the parse workers (they load their tools while the driver loads the model), or None to
     prepare files in this process (``--workers 0``). A single file still goes to one worker, so that
@@ -198,7 +223,7 @@ def _start_pool(
             notes.append("--workers 0: files were parsed in this process, without the per-file time and memory limits")
         return None
     page_workers = settings.parse.workers if len(todo) == 1 else 1
-    pool = ParsePool(workers, settings, extra_plugins, debug, page_workers=page_workers)
+    pool = ParsePool(workers, settings, extra_plugins, debug, page_workers=page_workers, spool_folder=str(spool_folder))
     pool.start(len(todo))
     return pool
 
@@ -209,9 +234,10 @@ def _prepared_files(
     """Prepared files in plan order, from the pool (which ``ingest`` closes) or from this process."""
     if pool is None:
         for source in todo:
-            prepared = prepare(source, tools, on_page=progress.page)
-            progress.prepared(prepared)
-            yield prepared
+            for prepared in prepare_parts(source, tools, on_page=progress.page):
+                if not prepared.part:
+                    progress.prepared(prepared)
+                yield prepared
         return
     pool.on_done = progress.prepared
     pool.on_page = progress.page
@@ -303,7 +329,8 @@ def ingest(
             plan.notes.append("no file could be read; the KB is unchanged")
             return report(None, ExitCode.NOTHING_INGESTED, None, previous_total)
 
-        pool = _start_pool(plan.todo, settings, extra_plugins, debug, plan.notes) if plan.todo else None
+        if plan.todo:
+            pool = _start_pool(plan.todo, settings, extra_plugins, debug, plan.notes, kb.parts_folder())
         try:
             questions = QuestionStage(registry, settings)
             duplicates = DuplicateStage(settings.clean)

@@ -19,9 +19,12 @@ import contextlib
 import multiprocessing
 import os
 import pickle
+import shutil
 import signal
+import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -31,11 +34,27 @@ from kbbuild.pipeline.limits import SAMPLE_SECONDS, FileWatch
 from kbbuild.records import PreparedFile, SourceFile
 
 
-def _serve(conn: Connection, settings_json: str, plugins: bytes, debug: bool, parent: int) -> None:
+def _spool(prepared: PreparedFile, folder: str, index: int, number: int) -> str:
+    path = os.path.join(folder, f"{index}-{number}.pickle")
+    with open(path, "wb") as out:
+        pickle.dump(prepared, out, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+def _unspool(path: str) -> PreparedFile:
+    with open(path, "rb") as spooled:
+        prepared = pickle.load(spooled)
+    os.unlink(path)
+    return prepared
+
+
+def _serve(conn: Connection, settings_json: str, plugins: bytes, debug: bool, parent: int, spool: str) -> None:
     """A worker's main loop: load the tools once, cap its own address space, then prepare one file per
-    message, reporting each page read (the driver's deadline and progress bar move with it)."""
+    message, reporting each page read (the driver's deadline and progress bar move with it). The parts
+    of a large file are written to the ``spool`` folder and announced, so that neither process holds
+    more than a window of it and the worker never waits for the driver."""
     from kbbuild.pipeline.limits import OUT_OF_MEMORY, cap_address_space, out_of_memory_reason, retire_after_file
-    from kbbuild.pipeline.prepare import PrepareTools, prepare
+    from kbbuild.pipeline.prepare import PrepareTools, prepare_parts
     from kbbuild.workers import exit_with_parent
 
     exit_with_parent(parent)
@@ -63,7 +82,11 @@ def _serve(conn: Connection, settings_json: str, plugins: bytes, debug: bool, pa
             return
         index, source = task
         try:
-            prepared = prepare(source, tools, on_page=lambda page, index=index: send(("page", index, page)))
+            for number, prepared in enumerate(
+                prepare_parts(source, tools, on_page=lambda page, index=index: send(("page", index, page)))
+            ):
+                if prepared.part:
+                    send(("part", index, _spool(prepared, spool, index, number)))
         except MemoryError:
             prepared = PreparedFile(source=source, parser="", error=out_of_memory_reason(settings.limits))
         except BaseException as error:
@@ -119,6 +142,7 @@ class ParsePool:
     on_done: Callable[[PreparedFile], None] | None = None
     on_page: Callable[[], None] | None = None
     page_workers: int = 1
+    spool_folder: str | None = None  # where large files' parts wait for the driver; default: a temp folder
     _pool: list[_Worker] = field(default_factory=list)
     _results: dict[int, PreparedFile | BaseException] = field(default_factory=dict)
     _cond: threading.Condition = field(default_factory=threading.Condition)
@@ -127,6 +151,7 @@ class ParsePool:
     _fatal: BaseException | None = None
     _size: int = 0
     _stillborn: int = 0
+    _parts: dict[int, deque[str]] = field(default_factory=dict)  # spooled parts not yet consumed
 
     def __post_init__(self) -> None:
         self.window = self.window or self.workers * 4
@@ -136,6 +161,7 @@ class ParsePool:
         self._settings_json = worker_settings.model_dump_json()
         self._plugins = pickle.dumps(self.extra_plugins)
         self.limits = self.settings.limits
+        self._spool = tempfile.mkdtemp(prefix="kbbuild-parts-", dir=self.spool_folder)
 
     def _start(self) -> _Worker:
         parent, child = self._context.Pipe()
@@ -143,7 +169,9 @@ class ParsePool:
         # daemons may not. It still cannot outlive the driver: ``close`` stops it, and it exits by
         # itself when the driver dies (``workers.exit_with_parent``) or its pipe closes.
         process = self._context.Process(
-            target=_serve, args=(child, self._settings_json, self._plugins, self.debug, os.getpid()), daemon=False
+            target=_serve,
+            args=(child, self._settings_json, self._plugins, self.debug, os.getpid(), self._spool),
+            daemon=False,
         )
         process.start()
         child.close()
@@ -160,20 +188,18 @@ class ParsePool:
             self._size = len(self._pool)
 
     def map(self, sources: list[SourceFile]) -> Iterator[PreparedFile]:
-        """Prepared files in the order of ``sources``."""
+        """Prepared files in the order of ``sources``; a file sent in parts yields its parts first,
+        as they come, then the PreparedFile that completes it."""
         self.start(len(sources))
         dispatcher = threading.Thread(target=self._dispatch, args=(sources,), name="kbbuild-parse-dispatch")
         dispatcher.start()
         try:
             for index in range(len(sources)):
-                with self._cond:
-                    while index not in self._results and self._fatal is None:
-                        self._cond.wait()
-                    if self._fatal is not None:
-                        raise self._fatal
-                    result = self._results.pop(index)
-                    self._consumed = index + 1
-                    self._cond.notify_all()
+                while True:
+                    part, result = self._next(index)
+                    if part is None:
+                        break
+                    yield _unspool(part)
                 if isinstance(result, BaseException):
                     raise result
                 yield result
@@ -182,6 +208,20 @@ class ParsePool:
                 self._stop = True
                 self._cond.notify_all()
             dispatcher.join()
+
+    def _next(self, index: int) -> tuple[str | None, PreparedFile | BaseException | None]:
+        """The next spooled part of file ``index``, or (when none is left) its completing result."""
+        with self._cond:
+            while not self._parts.get(index) and index not in self._results and self._fatal is None:
+                self._cond.wait()
+            if self._fatal is not None:
+                raise self._fatal
+            if self._parts.get(index):
+                return self._parts[index].popleft(), None
+            self._parts.pop(index, None)
+            self._consumed = index + 1
+            self._cond.notify_all()
+            return None, self._results.pop(index)
 
     def _finish(self, index: int, result: PreparedFile | BaseException) -> None:
         if isinstance(result, PreparedFile) and self.on_done is not None:
@@ -263,6 +303,11 @@ class ParsePool:
                     if self.on_page is not None:
                         self.on_page()
                     continue
+                if kind == "part":
+                    with self._cond:
+                        self._parts.setdefault(index, deque()).append(payload)
+                        self._cond.notify_all()
+                    continue
                 if kind == "ready":
                     worker.ready = True
                     continue
@@ -296,3 +341,7 @@ class ParsePool:
                 worker.process.join()
             worker.conn.close()
         self._pool = []
+        shutil.rmtree(self._spool, ignore_errors=True)
+        if self.spool_folder is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(self.spool_folder)  # only when empty

@@ -1,17 +1,20 @@
-"""The parse worker's job: one file in, one ``PreparedFile`` out (parse -> clean -> chunk).
+"""The parse worker's job: one file in, its ``PreparedFile`` out (parse -> clean -> chunk); a file
+too large to hold whole comes out in parts, one per window of it.
 
 This is everything about a file that needs no state shared with other files, so it can run in any
-process, in any order, and give the same result: the engine (``pipeline.workers``) runs it in a
+process, in any order, and give the same result: the engine (``pipeline.pool``) runs it in a
 pool of worker processes, and ``--workers 0`` runs it in the ingest's own process. What comes after
 (duplicates across files, questions, embedding, writing) needs state and runs in the driver.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 
 from kbbuild.clean.furniture import furniture_lines
 from kbbuild.config import LimitsSettings, Settings
@@ -20,7 +23,7 @@ from kbbuild.faults import crash_point
 from kbbuild.pipeline.limits import out_of_memory_reason
 from kbbuild.plugins import Registry, make_plugin_manager
 from kbbuild.providers import Chunker, ParseContext
-from kbbuild.records import PreparedFile, SourceFile
+from kbbuild.records import Chunk, CleaningCounts, Document, PreparedFile, SourceFile
 
 
 @dataclass
@@ -51,45 +54,130 @@ class PrepareTools:
         return cls(settings, registry, chunker, count_tokens, debug, limits)
 
 
-def prepare(source: SourceFile, tools: PrepareTools, on_page: Callable[[int], None] | None = None) -> PreparedFile:
-    """Parse, clean and chunk one file. Bad input and parser bugs become a failed PreparedFile with a
-    reason; only kbbuild's own configuration errors (which would fail every file) propagate."""
+class _Numbering:
+    """Chunk positions and ids across the windows of one file, as if it had been chunked whole: the
+    chunker numbers each window from 0, and counts repeats of a text (part of the id) per window."""
+
+    def __init__(self) -> None:
+        self.next_index = 0
+        self.seen: Counter[bytes] = Counter()  # digests, not texts: a 200 MB file must not be kept
+
+    def renumber(self, chunks: list[Chunk], first_window: bool) -> list[Chunk]:
+        renumbered = []
+        for chunk in chunks:
+            key = hashlib.blake2b(chunk.text.encode(), digest_size=16).digest()
+            occurrence = self.seen[key]
+            self.seen[key] += 1
+            if not first_window:
+                update = {"id": Chunk.make_id(chunk.source, chunk.text, occurrence), "chunk_index": self.next_index}
+                chunk = chunk.model_copy(update=update)
+            renumbered.append(chunk)
+            self.next_index += 1
+        return renumbered
+
+
+@dataclass
+class _Totals:
+    """What the final record says of the whole file, summed over its windows."""
+
+    pages: int = 0
+    pages_without_text: list[int] = field(default_factory=list)
+    pages_ocr: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    cleaning: CleaningCounts = field(default_factory=CleaningCounts)
+    furniture: list[str] = field(default_factory=list)
+    seconds: Counter[str] = field(default_factory=Counter)
+
+    def add(self, document: Document) -> None:
+        self.pages += len(document.pages)
+        self.pages_without_text.extend(document.pages_without_text)
+        self.pages_ocr.extend(document.pages_ocr)
+        self.warnings.extend(w for w in document.warnings if w not in self.warnings)
+        self.cleaning += document.cleaning
+        self.furniture.extend(line for line in furniture_lines(document) if line not in self.furniture)
+
+
+def _timed(windows: Iterator[Document], seconds: Counter[str]) -> Iterator[Document]:
+    while True:
+        started = time.perf_counter()
+        try:
+            document = next(windows)
+        except StopIteration:
+            return
+        finally:
+            seconds["parse"] += time.perf_counter() - started
+        yield document
+
+
+def prepare_parts(
+    source: SourceFile, tools: PrepareTools, on_page: Callable[[int], None] | None = None
+) -> Iterator[PreparedFile]:
+    """Parse, clean and chunk one file, window by window (``Parser.parse_windows``): the chunks of
+    every window but the last leave as parts (``part=True``) as soon as they exist, and the last
+    PreparedFile completes the file (most files have one window, so that is all there is). Bad input
+    and parser bugs end the file with a failed PreparedFile and a reason (parts already sent are
+    then void); only kbbuild's own configuration errors (which would fail every file) propagate."""
     settings, registry = tools.settings, tools.registry
     parser = registry.parser_for(source.format, settings.parse.parsers)
     assert parser is not None  # discover() only returns supported formats
-    seconds: dict[str, float] = {}
     crash_point(f"prepare {source.relpath}")  # tests kill a worker in the middle of a file here
+    totals = _Totals()
+    numbering = _Numbering()
+    held: list[Chunk] | None = None  # the latest window's chunks: the last one goes out with the record
     stage = "parse"
-    started = time.perf_counter()
     try:
-        document = parser.parse(source, ParseContext(settings, on_page or (lambda _page: None), registry))
-        seconds["parse"], started, stage = time.perf_counter() - started, time.perf_counter(), "clean"
-        for cleaner in registry.cleaners:
-            document = cleaner.clean(document, settings)
-        seconds["clean"], started, stage = time.perf_counter() - started, time.perf_counter(), "chunk"
-        chunks = tools.chunker.chunk(document, settings, tools.count_tokens)
-        seconds["chunk"] = time.perf_counter() - started
+        context = ParseContext(settings, on_page or (lambda _page: None), registry)
+        for number, document in enumerate(_timed(parser.parse_windows(source, context), totals.seconds)):
+            if held is not None:
+                yield PreparedFile(source=source, parser=parser.name, chunks=tuple(held), part=True)
+                crash_point(f"part {number} of {source.relpath}")
+            stage, started = "clean", time.perf_counter()
+            for cleaner in registry.cleaners:
+                document = cleaner.clean(document, settings)
+            totals.seconds["clean"] += time.perf_counter() - started
+            stage, started = "chunk", time.perf_counter()
+            chunks = tools.chunker.chunk(document, settings, tools.count_tokens)
+            held = numbering.renumber(chunks, first_window=number == 0)
+            totals.seconds["chunk"] += time.perf_counter() - started
+            totals.add(document)
+            stage = "parse"
     except InputError as error:
-        return PreparedFile(source=source, parser=parser.name, error=str(error))
+        yield PreparedFile(source=source, parser=parser.name, error=str(error))
+        return
     except KbbuildError:
         raise
     except MemoryError:
-        return PreparedFile(source=source, parser=parser.name, error=out_of_memory_reason(tools.limits))
+        yield PreparedFile(source=source, parser=parser.name, error=out_of_memory_reason(tools.limits))
+        return
     except Exception as error:
         if tools.debug:
             raise
         detail = traceback.format_exception_only(type(error), error)[-1].strip()
         reason = f"internal error while {stage} ({parser.name}): {detail}"
-        return PreparedFile(source=source, parser=parser.name, error=reason)
-    return PreparedFile(
+        yield PreparedFile(source=source, parser=parser.name, error=reason)
+        return
+    yield PreparedFile(
         source=source,
         parser=parser.name,
-        chunks=tuple(chunks),
-        pages=len(document.pages),
-        pages_without_text=document.pages_without_text,
-        pages_ocr=document.pages_ocr,
-        warnings=document.warnings,
-        cleaning=document.cleaning,
-        furniture=tuple(furniture_lines(document)),
-        seconds=seconds,
+        chunks=tuple(held or ()),
+        pages=totals.pages,
+        pages_without_text=tuple(totals.pages_without_text),
+        pages_ocr=tuple(totals.pages_ocr),
+        warnings=tuple(totals.warnings),
+        cleaning=totals.cleaning,
+        furniture=tuple(totals.furniture),
+        seconds=dict(totals.seconds),
     )
+
+
+def prepare(source: SourceFile, tools: PrepareTools, on_page: Callable[[int], None] | None = None) -> PreparedFile:
+    """The whole file as one PreparedFile, its parts joined (for callers that hold a file whole)."""
+    chunks: list[Chunk] = []
+    for prepared in prepare_parts(source, tools, on_page):
+        if prepared.part:
+            chunks.extend(prepared.chunks)
+            continue
+        if prepared.error is not None:
+            return prepared
+        return prepared.model_copy(update={"chunks": (*chunks, *prepared.chunks)})
+    raise AssertionError("prepare_parts ends with a complete PreparedFile")

