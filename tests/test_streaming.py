@@ -144,9 +144,12 @@ def _kbbuild(*args: object, env: dict | None = None) -> subprocess.CompletedProc
 def _rows(kb: Path) -> list[dict]:
     store = KB.open(kb)
     table = store.chunks_table(store.latest_manifest())
-    return table.search().select(["id", "source", "chunk_index", "text", "heading_path", "kb_version"]).limit(
-        table.count_rows()
-    ).to_list()
+    return (
+        table.search()
+        .select(["id", "source", "chunk_index", "text", "heading_path", "kb_version"])
+        .limit(table.count_rows())
+        .to_list()
+    )
 
 
 @pytest.mark.slow
