@@ -599,6 +599,12 @@ class EvalReport(_Record):
     unavailable: dict[str, str] = Field(
         default_factory=dict, description="Configurations that could not run here, and why."
     )
+    evidence_missing: dict[str, str] = Field(
+        default_factory=dict,
+        description="Questions whose evidence files are none of them in this KB version (never ingested, or "
+        "failed), and why: left out of the scores unless --count-missing, since no search could answer them.",
+    )
+    counted_missing: bool = Field(default=False, description="True when those questions were scored as misses.")
 
 
 class ExportedChunk(_Record):

@@ -131,3 +131,24 @@ def test_rerank_reorders_candidates_by_the_cross_encoder(sample_kb, cli, untrain
     assert len(hits) == 5 and all(0 < s < 1 for s in scores)
     assert scores == sorted(scores, reverse=True) and [hit["score"] for hit in hits] == scores
     assert "reranked" in cli(*args[:-1], "--rerank", "--reranker", untrained_cross_encoder).output
+
+
+def test_eval_leaves_out_questions_whose_evidence_is_not_in_the_kb(pdf_samples_kb, cli, tmp_path):
+    """A question about a file the KB never got is no measure of search: it is named, with the reason,
+    and scored only on request."""
+    questions = tmp_path / "questions.jsonl"
+    lines = QRELS.read_text(encoding="utf-8").splitlines()
+    absent = {"qid": "absent-1", "question": "What is the berth 9 tariff?", "evidence": [{"doc": "tariffs.pdf"}]}
+    questions.write_text("\n".join([*lines, json.dumps(absent)]) + "\n", encoding="utf-8")
+    result = cli("eval", questions, "--kb", pdf_samples_kb, "--json")
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    jsonschema.validate(report, _schema("eval-report"))
+    assert report["evidence_missing"] == {"absent-1": "tariffs.pdf is not in the KB"}
+    assert "1 questions have no evidence file" in result.stderr and "--count-missing" in result.stderr
+    assert all(r["questions"] == len(lines) and "absent-1" not in r["first_hit_ranks"] for r in report["results"])
+    counted = json.loads(cli("eval", questions, "--kb", pdf_samples_kb, "--json", "--count-missing").stdout)
+    assert counted["counted_missing"] is True
+    assert all(
+        r["questions"] == len(lines) + 1 and r["first_hit_ranks"]["absent-1"] is None for r in counted["results"]
+    )

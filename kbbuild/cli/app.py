@@ -433,6 +433,14 @@ def evaluate(
     rerank: Annotated[bool, typer.Option("--rerank", help="Add a configuration with the cross-encoder.")] = False,
     depth: Annotated[int, typer.Option(help="Hits per question (recall is reported up to this k).")] = 10,
     version: Annotated[str | None, typer.Option("--version", help="KB version (number or tag).")] = None,
+    count_missing: Annotated[
+        bool,
+        typer.Option(
+            "--count-missing",
+            help="Score questions whose evidence files are not in the KB as misses (default: leave them out, "
+            "with a warning).",
+        ),
+    ] = False,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -451,8 +459,18 @@ def evaluate(
         version=store.resolve(version),
         depth=depth,
         settings=settings,
+        count_missing=count_missing,
     )
     typer.echo(report.model_dump_json(indent=2) if as_json else eval_text(report))
+    if report.evidence_missing:
+        how = "scored as misses" if report.counted_missing else "left out of the scores (--count-missing to count them)"
+        shown = "; ".join(f"{qid}: {why}" for qid, why in list(report.evidence_missing.items())[:5])
+        more = f" and {len(report.evidence_missing) - 5} more" if len(report.evidence_missing) > 5 else ""
+        typer.echo(
+            f"warning: {len(report.evidence_missing)} questions have no evidence file in this KB version, {how}: "
+            f"{shown}{more}",
+            err=True,
+        )
 
 
 @app.command()

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kbbuild.errors import InputError
-from kbbuild.records import EvalConfigResult, EvalQuestion, EvalReport, Evidence, SearchHit
+from kbbuild.records import EvalConfigResult, EvalQuestion, EvalReport, Evidence, FileRecord, FileStatus, SearchHit
 
 if TYPE_CHECKING:
     from kbbuild.retrieve.kb import SearchableKB
@@ -86,6 +86,24 @@ def answers(hit: SearchHit, evidence: Evidence) -> bool:
     )
 
 
+def missing_evidence(questions: list[EvalQuestion], files: list[FileRecord]) -> dict[str, str]:
+    """The questions none of whose evidence files is in the KB version, and why (the file was never
+    ingested, or failed). Questions with only text evidence can be answered by any file: never listed."""
+    present = [f.relpath for f in files if f.status in (FileStatus.INGESTED, FileStatus.UNCHANGED)]
+    failed = {f.relpath: f.error or "failed" for f in files if f.status is FileStatus.FAILED}
+    missing: dict[str, str] = {}
+    for question in questions:
+        docs = sorted({e.doc for e in question.evidence if e.doc})
+        if not docs or any(_same_file(doc, source) for doc in docs for source in present):
+            continue
+        reasons = []
+        for doc in docs:
+            why = next((error for source, error in failed.items() if _same_file(doc, source)), None)
+            reasons.append(f"{doc} failed to ingest ({why})" if why else f"{doc} is not in the KB")
+        missing[question.qid] = "; ".join(reasons)
+    return missing
+
+
 def first_hit_rank(hits: list[SearchHit], question: EvalQuestion) -> int | None:
     for hit in hits:
         if any(answers(hit, evidence) for evidence in question.evidence):
@@ -148,8 +166,11 @@ def evaluate_kb(
     version: int | None = None,
     depth: int = 10,
     settings=None,
+    count_missing: bool = False,
 ) -> EvalReport:
-    """Score each configuration on one KB version (the model is loaded once, the queries re-run)."""
+    """Score each configuration on one KB version (the model is loaded once, the queries re-run).
+    Questions whose evidence is in no file of the version are left out (``count_missing``: scored as
+    misses) and listed in the report, so that a missing or failed file is not mistaken for bad search."""
     from kbbuild.config import Settings
     from kbbuild.errors import KbbuildError
     from kbbuild.retrieve.rerank import load_reranker
@@ -157,6 +178,14 @@ def evaluate_kb(
     settings = settings or Settings()
     questions = load_questions(questions_file)
     searcher = kb.searcher(version, settings=settings)
+    missing = missing_evidence(questions, searcher.manifest.files)
+    if not count_missing:
+        questions = [question for question in questions if question.qid not in missing]
+        if not questions:
+            raise InputError(
+                f"none of the {len(missing)} questions has its evidence in KB version "
+                f"{searcher.manifest.kb_version} (for example: {next(iter(missing.values()))})"
+            )
     has_questions = searcher.questions is not None
     q = settings.query
     results, unavailable = [], {}
@@ -194,4 +223,6 @@ def evaluate_kb(
         depth=depth,
         results=results,
         unavailable=unavailable,
+        evidence_missing=missing,
+        counted_missing=count_missing,
     )
