@@ -310,3 +310,34 @@ def unmapped_glyphs_pdf(path: Path, pages: list[list[tuple[bool, float, float, l
     out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
     path.write_bytes(bytes(out))
     return path
+
+
+def letter_spaced_chinese_pdf(path: Path) -> Path:
+    """A Traditional Chinese statement page set the way many filings are: body text with
+    letter-spacing (pdfminer reads `瑞 昱 半 導 體`), an auditor's name spread across its line, two
+    column headings on one line far apart, and numbers and Latin text with their real spaces."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("MSung-Light"))
+    _, height = A4
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+
+    def spaced(x: float, y: float, text: str, size: float, char_space: float) -> None:
+        line = pdf.beginText(x, y)
+        line.setFont("MSung-Light", size)
+        line.setCharSpace(char_space)
+        line.textOut(text)
+        pdf.drawText(line)
+
+    spaced(72, height - 80, "瑞昱半導體股份有限公司", 16, 3)  # 0.19 em between characters
+    spaced(72, height - 130, "本公司民國一一二年第一季合併財務報告業經董事會通過。", 11, 2.2)
+    spaced(72, height - 160, "資誠聯合會計師事務所", 11, 16)  # spread across the line: 1.5 em
+    spaced(72, height - 200, "流動資產", 11, 0)
+    spaced(132, height - 200, "非流動資產", 11, 0)  # the same line, 1.5 em further right: a column
+    spaced(72, height - 230, "Realtek Semiconductor Corp. 2023 Q1 營業收入 28,000 千元", 11, 0)
+    pdf.showPage()
+    pdf.save()
+    return path

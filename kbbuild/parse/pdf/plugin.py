@@ -213,7 +213,8 @@ def _garbled_notes(found: dict[int, _Garbled], pages: list[PageInfo]) -> list[st
 
 class PdfParser(Parser):
     name = PARSER_NAME
-    version = f"2+pdfminer.six-{metadata.version('pdfminer.six')}"
+    # 3: spaces between CJK characters that the layout does not justify are removed (cjk_spacing).
+    version = f"3+pdfminer.six-{metadata.version('pdfminer.six')}"
     formats = frozenset({"pdf"})
     priority = 10
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from pdfminer.layout import LTCurve, LTLine, LTPage, LTRect, LTTextBox, LTTextLine
 
+from kbbuild.parse.pdf.cjk_spacing import squeeze_cjk_spaces
+
 MIN_RULINGS = 4
 MIN_NUMERIC_LINES = 8
 _NUMERIC = re.compile(r"^[\s$€£¥%()+,.\-—–\d]*\d[\s$€£¥%()+,.\-—–\d]*$")
@@ -88,7 +90,7 @@ def _fold_currency(row: list[str]) -> list[str]:
 
 
 def _clean(rows: list[list[str | None]]) -> list[list[str]]:
-    cleaned = [_fold_currency([" ".join((cell or "").split()) for cell in row]) for row in rows]
+    cleaned = [_fold_currency([squeeze_cjk_spaces(" ".join((cell or "").split())) for cell in row]) for row in rows]
     cleaned = [row for row in cleaned if any(row)]
     if not cleaned:
         return []

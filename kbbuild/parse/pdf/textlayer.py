@@ -30,6 +30,7 @@ from pdfminer.psparser import PSEOF, PSException
 from pdfplumber.utils.exceptions import PdfminerException
 
 from kbbuild.errors import InputError
+from kbbuild.parse.pdf.cjk_spacing import line_text
 from kbbuild.parse.pdf.pdfium_chars import read_page as read_pdfium_page
 from kbbuild.parse.pdf.plumber_objects import plumber_objects
 from kbbuild.parse.pdf.tables import TextTable, find_tables, table_signal
@@ -104,7 +105,7 @@ def _blocks_of_box(box: LTTextBox, page: int, skip: list[tuple[float, float, flo
             continue
         if skip and _inside((line.x0 + line.x1) / 2, (line.y0 + line.y1) / 2, skip):
             continue
-        text = line.get_text().rstrip("\n")
+        text = line_text(line).rstrip("\n")
         if not text.strip():
             continue
         size, bold, n_chars = _line_font(line)

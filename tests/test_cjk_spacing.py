@@ -1,0 +1,52 @@
+"""Spaces between CJK characters that the page does not justify are taken out of PDF text: letter-
+spaced body text and a name spread across its line read as words again (and jieba finds the words in
+the search text), while a real gap between two columns and every space next to Latin text or numbers
+stay."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kbbuild.parse.pdf.cjk_spacing import squeeze_cjk_spaces
+from kbbuild.parse.pdf.textlayer import read_text_layer
+from kbbuild.text.segment import search_text
+
+from .conftest import quiet_settings
+from .pdfmaker import letter_spaced_chinese_pdf
+
+
+def test_letter_spacing_is_not_read_as_spaces_but_real_gaps_are(tmp_path):
+    pdf = letter_spaced_chinese_pdf(tmp_path / "statement.pdf")
+    elements, _, title = read_text_layer(pdf, 1.15, lambda _page: None)
+    assert title == "瑞昱半導體股份有限公司"  # pdfminer alone: 瑞 昱 半 導 體 股 份 有 限 公 司
+    assert [e.text for e in elements[1:]] == [
+        "本公司民國一一二年第一季合併財務報告業經董事會通過。",
+        "資誠聯合會計師事務所",  # spread 1.5 em per character: still one name
+        "流動資產  非流動資產",  # two columns 1.5 em apart, each set tight: a real gap
+        "Realtek Semiconductor Corp. 2023 Q1 營業收入 28,000 千元",
+    ]
+    assert {"半導體", "股份", "有限公司"} <= set(search_text(title).split())
+
+
+def test_inside_a_table_cell_every_space_between_cjk_goes():
+    assert squeeze_cjk_spaces("應收帳款 －關係人") == "應收帳款－關係人"
+    assert squeeze_cjk_spaces("普 通 股 股 本") == "普通股股本"
+    assert squeeze_cjk_spaces("Q1 營業 收入 28,000 千元") == "Q1 營業收入 28,000 千元"
+
+
+@pytest.mark.slow
+def test_a_spaced_company_name_is_found_by_full_text_search(tmp_path, cli):
+    from kbbuild import ingest
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    letter_spaced_chinese_pdf(docs / "statement.pdf")
+    kb = tmp_path / "kb"
+    ingest(docs, kb, quiet_settings())
+    result = cli("query", "瑞昱半導體", "--kb", kb, "--mode", "fts", "--json")
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.output)
+    assert hits and hits[0]["source"] == "statement.pdf"
+    assert "瑞 昱" not in hits[0]["text"] and "本公司民國一一二年" in hits[0]["text"]
