@@ -38,6 +38,9 @@ class EmbeddedFile:
     error: str | None = None
 
 
+MAX_WAITING_FILES = 256
+
+
 class EmbedStage:
     def __init__(self, embedder: Embedder, batch_texts: int) -> None:
         self.embedder = embedder
@@ -50,7 +53,10 @@ class EmbedStage:
         """Queue a file; returns the files whose vectors are ready (none until the batch is full)."""
         self.waiting.append(pending)
         self.texts_waiting += len(pending.texts) + sum(q.vector is None for q in pending.asked.judged)
-        return self.flush() if self.texts_waiting >= self.batch_texts else []
+        # Files (or parts) whose chunks were all duplicates add no text: without a cap on their count
+        # they would wait here without end, a 200 MB log's thousands of parts among them.
+        full = self.texts_waiting >= self.batch_texts or len(self.waiting) >= MAX_WAITING_FILES
+        return self.flush() if full else []
 
     def flush(self) -> list[EmbeddedFile]:
         """Embed everything waiting, in one call for the chunks and one for the questions."""

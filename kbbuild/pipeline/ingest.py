@@ -156,7 +156,9 @@ class _Driver:
         texts = [c.embedding_text(self.settings.chunk.embed_heading_path) for c in chunks]
         self.progress.queued(len(texts))
         with self.timer.stage("embed"):
-            ready = self.embedding.add(PendingFile(prepared, chunks, links, asked, texts))
+            # The kept chunks travel on; the file's own list (duplicates included) is let go.
+            lean = prepared.model_copy(update={"chunks": ()})
+            ready = self.embedding.add(PendingFile(lean, chunks, links, asked, texts))
         self._store(ready)
 
     def finish(self) -> list[FileRecord]:
