@@ -50,3 +50,28 @@ def test_a_spaced_company_name_is_found_by_full_text_search(tmp_path, cli):
     hits = json.loads(result.output)
     assert hits and hits[0]["source"] == "statement.pdf"
     assert "瑞 昱" not in hits[0]["text"] and "本公司民國一一二年" in hits[0]["text"]
+
+
+def test_look_alike_ideographs_and_radicals_become_the_usual_characters():
+    from kbbuild.text.characters import unify_characters
+
+    compatibility, radical = "\uf98e", "\u2f00"  # 年 (U+F98E) and ⼀ (U+2F00), as some PDF fonts map them
+    assert unify_characters(f"保險{compatibility}齡") == "保險年齡"
+    assert unify_characters(f"第{radical}條") == "第一條"
+    assert unify_characters("（一）全形，標點：保留") == "（一）全形，標點：保留"  # no NFKC: full-width stays
+    assert search_text(f"保險{compatibility}齡") == search_text("保險年齡")
+
+
+@pytest.mark.slow
+def test_a_policy_written_with_look_alike_characters_is_found_with_the_usual_ones(tmp_path, cli):
+    from kbbuild import ingest
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "policy.txt").write_text(
+        "第十條 保險\uf98e齡的錯誤：要保人應據實告知被保險人的出生\uf98e月日。", encoding="utf-8"
+    )
+    kb = tmp_path / "kb"
+    ingest(docs, kb, quiet_settings())
+    hits = json.loads(cli("query", "保險年齡", "--kb", kb, "--mode", "fts", "--json").output)
+    assert hits and "保險年齡的錯誤" in hits[0]["text"] and "\uf98e" not in hits[0]["text"]

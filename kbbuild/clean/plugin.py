@@ -11,6 +11,7 @@ from kbbuild.config import Settings
 from kbbuild.hookspecs import hookimpl
 from kbbuild.providers import Cleaner
 from kbbuild.records import Document, ElementKind
+from kbbuild.text.characters import unify_characters
 from kbbuild.text.lines import join_lines
 
 
@@ -108,8 +109,35 @@ class LineJoiner(Cleaner):
         return document.model_copy(update={"elements": tuple(elements)})
 
 
+class CharacterUnifier(Cleaner):
+    """Look-alike code points (CJK compatibility ideographs, Kangxi radicals) become the usual
+    characters (``text.characters``), first, so that furniture detection, deduplication, search
+    and the embedder all see one spelling of a word."""
+
+    name = "unify-characters"
+    version = "1"
+    order = 1
+
+    def clean(self, document: Document, settings: Settings) -> Document:
+        elements = []
+        changed = False
+        for element in document.elements:
+            text = unify_characters(element.text)
+            html = unify_characters(element.html) if element.html is not None else None
+            if text == element.text and html == element.html:
+                elements.append(element)
+                continue
+            changed = True
+            elements.append(element.model_copy(update={"text": text, "html": html}))
+        title = unify_characters(document.title) if document.title is not None else None
+        if not changed and title == document.title:
+            return document
+        return document.model_copy(update={"elements": tuple(elements), "title": title})
+
+
 @hookimpl
 def kbbuild_register_cleaners(register) -> None:
+    register(CharacterUnifier())
     register(FurnitureStripper())
     register(QualityFilter())
     register(LineJoiner())

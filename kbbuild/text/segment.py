@@ -14,6 +14,8 @@ import logging
 import re
 from functools import cache
 
+from kbbuild.text.characters import unify_characters
+
 _CJK_RUN = re.compile(r"([\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]+)")
 _WORD = re.compile(r"\w+")
 
@@ -29,7 +31,7 @@ def _jieba():
 
 def search_tokens(text: str) -> list[str]:
     tokens: list[str] = []
-    for index, piece in enumerate(_CJK_RUN.split(text)):
+    for index, piece in enumerate(_CJK_RUN.split(unify_characters(text))):
         if index % 2:  # a CJK run (split keeps the captured separators at odd positions)
             tokens.extend(word for word in _jieba().cut_for_search(piece) if word.strip())
         else:
