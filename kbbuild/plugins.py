@@ -117,6 +117,17 @@ class Registry:
     def supported_formats(self) -> set[str]:
         return {fmt for parser in self.parsers for fmt in parser.formats}
 
+    def embedder_for(self, provider: str, model: str) -> EmbedderProvider:
+        """The embedder provider named ``provider``, or for "auto" the one that claims ``model``
+        (a provider's own model names first, then the catch-all)."""
+        if provider != "auto":
+            return self.named("embedders", provider)
+        for candidate in sorted(self.embedders, key=lambda p: p.catch_all):
+            if candidate.claims(model):
+                return candidate
+        names = ", ".join(p.name for p in self.embedders) or "none"
+        raise PluginError(f"no embedder claims the model '{model}' (available: {names}); set [embed] provider")
+
     def named(self, kind: str, name: str):
         providers: list[Provider] = getattr(self, kind)
         for provider in providers:

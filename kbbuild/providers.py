@@ -150,6 +150,12 @@ class EmbedderProvider(Provider):
     per process and must never run at import time."""
 
     kind = "embedder"
+    catch_all: ClassVar[bool] = False  # takes any model no other provider claims ([embed] provider = "auto")
+
+    def claims(self, model: str) -> bool:
+        """Whether ``model`` is one of this provider's own models, so that ``[embed] provider = "auto"``
+        sends it here. A catch-all provider (FlagEmbedding: any hub name or folder) claims the rest."""
+        return self.catch_all
 
     @abstractmethod
     def describe(self, model: str) -> str:

