@@ -538,8 +538,9 @@ class SearchHit(_Record):
 
     rank: int
     score: float = Field(
-        description="What hits are ordered by: the reranker's relevance (0..1) with --rerank; else the "
-        "reciprocal-rank-fusion score when several lists were searched; else the one list's score."
+        description="What hits are ordered by: the reranker's relevance (0..1) with --rerank; else the fused "
+        "score when two lists were searched ([query] fusion: dbsf sums each list's score scaled to 0..1, rrf sums "
+        "1/(rrf_k + rank)); else the one list's score (cosine or BM25)."
     )
     similarity: float = Field(description="Cosine similarity of query and chunk embeddings, whatever the mode.")
     chunk_id: str

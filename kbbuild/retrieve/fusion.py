@@ -89,3 +89,16 @@ FUSIONS: dict[str, Fusion] = {
     "convex-0.7": lambda lists: convex(fold_questions(lists), 0.7),
     "dbsf": lambda lists: dbsf(fold_questions(lists)),
 }
+
+
+def fuse(lists: dict[str, RankedList], method: str = "rrf", rrf_k: int = 60) -> Fused:
+    """The lists as one ranking: question lists folded into their chunk lists, then ``method`` when
+    two lists remain ("rrf" or "dbsf"); a single list keeps its own scores and order."""
+    folded = fold_questions(lists)
+    if len(folded) == 1:
+        return next(iter(folded.values()))
+    if method == "dbsf":
+        return dbsf(folded)
+    if method == "rrf":
+        return rrf(folded, k=rrf_k)
+    raise ValueError(f"unknown fusion '{method}' (rrf or dbsf)")

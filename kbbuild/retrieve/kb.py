@@ -65,6 +65,7 @@ class SearchableKB(KB):
     ) -> Searcher:
         """A ``Searcher`` on one version, with the version's own embedding model loaded."""
         from kbbuild.config import Settings
+        from kbbuild.embed.models import reads_only_english
         from kbbuild.plugins import Registry, make_plugin_manager
         from kbbuild.retrieve.search import Searcher
 
@@ -74,7 +75,13 @@ class SearchableKB(KB):
         if embed_model is not None:
             self.check_model_request(manifest, embed_model, registry)
         embedder = self.load_embedder(manifest, registry, settings)
-        return Searcher(self.connect(), manifest, lambda text: embedder.embed_queries([text])[0], settings.index)
+        return Searcher(
+            self.connect(),
+            manifest,
+            lambda text: embedder.embed_queries([text])[0],
+            settings.index,
+            english_only=reads_only_english(manifest.embedding.name),
+        )
 
     def query(
         self,
@@ -108,6 +115,7 @@ class SearchableKB(KB):
             questions=q.questions if questions is None else questions,
             candidates=q.candidates,
             rrf_k=q.rrf_k,
+            fusion=q.fusion,
             rerank=load_reranker(q.reranker, q.device) if use_rerank else None,
             rerank_candidates=q.rerank_candidates,
         )

@@ -2,9 +2,12 @@
 
 Lists: the chunks by embedding (``vector``) and by words (``fts``, BM25 on ``search_text``), and, when
 the KB has synthetic questions, the same two searches over the questions, each question standing for
-its chunk (doc2query). Lists are fused with reciprocal rank fusion (each list adds 1/(k + rank) to a
-chunk), which needs no score calibration between cosine and BM25 and is what hybrid search in
-LanceDB, Elasticsearch and Vespa defaults to. A cross-encoder may then reorder the best candidates.
+its chunk (doc2query) and folded into its chunk's list. The two lists are then fused
+(``retrieve.fusion``): by default each list's scores are scaled by its own mean +- 3 standard
+deviations and summed (DBSF), which unlike reciprocal rank fusion lets a chunk that one list ranks
+far above the rest keep its lead (measured in bench/fusion.py). A list whose model cannot read the
+query (an English-only model, a Chinese query) does not vote. A cross-encoder may then reorder the
+best candidates.
 Filters are SQL over the chunk columns, applied before the nearest-neighbour search (prefilter), so
 asking for ``source LIKE '%2024%'`` never returns fewer hits just because better ones were elsewhere.
 """
@@ -19,10 +22,11 @@ import numpy as np
 from kbbuild.config import IndexSettings
 from kbbuild.errors import KBError
 from kbbuild.records import AlsoIn, Manifest, Match, SearchHit
+from kbbuild.retrieve.fusion import RankedList, fuse
 from kbbuild.store.indexes import FTS_COLUMN, vector_index
 from kbbuild.store.kb import pinned_table
 from kbbuild.store.schema import CHUNKS_TABLE, QUESTIONS_TABLE
-from kbbuild.text.segment import search_text
+from kbbuild.text.segment import is_mostly_cjk, search_text
 
 CHUNK_COLUMNS = ["id", "source", "pages", "heading_path", "text", "vector"]
 Modes = ("vector", "fts", "hybrid")
@@ -64,8 +68,10 @@ class Searcher:
         manifest: Manifest,
         embed_query: Callable[[str], np.ndarray],
         index: IndexSettings | None = None,
+        english_only: bool = False,
     ) -> None:
         self.manifest = manifest
+        self.english_only = english_only  # the KB's model reads English alone (all-MiniLM-L6-v2)
         self.embed_query = embed_query
         self.index = index or IndexSettings()
         self.chunks = pinned_table(db, CHUNKS_TABLE, manifest)
@@ -111,34 +117,41 @@ class Searcher:
         rrf_k: int = 60,
         rerank: Callable[[str, list[str]], list[float]] | None = None,
         rerank_candidates: int = 30,
+        fusion: str = "rrf",
     ) -> list[SearchHit]:
         if not text.strip():
             raise KBError("the query is empty")
         lists = self.lists_for(mode, questions)
+        if mode == "hybrid" and self.english_only and is_mostly_cjk(text):
+            # The model cannot read the query: its list would be noise with a vote (all-MiniLM-L6-v2 gives
+            # unrelated Chinese chunks 0.75-0.90), so the words decide alone.
+            lists = [name for name in lists if not name.endswith("vector")]
         if where:
             self.check_filter(where)
         vector = self.embed_query(text) if any(name.endswith("vector") for name in lists) else None
         words = search_text(text)
         limit = max(candidates, k)
         found: dict[str, _Candidate] = {}
+        ranked_lists: dict[str, RankedList] = {}
         for name in lists:
             ranked = self._run(name, vector, words, where, limit)
+            ranked_lists[name] = [(chunk_id, score) for chunk_id, score, _, _ in ranked]
             for rank, (chunk_id, score, row, question) in enumerate(ranked, start=1):
                 candidate = found.setdefault(chunk_id, _Candidate(row=row))
                 if row is not None and candidate.row is None:
                     candidate.row = row
                 candidate.matches.append(Match(via=name, rank=rank, score=round(score, 6)))
-                candidate.fused += 1.0 / (rrf_k + rank)
                 if question and candidate.question is None:
                     candidate.question = question
+        for chunk_id, score in fuse(ranked_lists, fusion, rrf_k):
+            found[chunk_id].fused = score
         self._load_rows(found, where)
         found = {cid: c for cid, c in found.items() if c.row is not None}
         if vector is None:
             vector = self.embed_query(text)
-        single = len(lists) == 1
 
         def order_key(candidate: _Candidate) -> float:
-            return candidate.matches[0].score if single else candidate.fused
+            return candidate.fused
 
         ordered = sorted(found.values(), key=lambda c: (-order_key(c), c.row["id"]))
         rerank_scores: dict[str, float] = {}

@@ -238,6 +238,7 @@ def create_app(root: Path, settings: Settings, api_key: str | None, *, max_body:
                 questions=query.questions,
                 candidates=query.candidates,
                 rrf_k=query.rrf_k,
+                fusion=query.fusion,
                 rerank=reranker(),
                 rerank_candidates=query.rerank_candidates,
             )

@@ -42,3 +42,10 @@ def search_tokens(text: str) -> list[str]:
 def search_text(text: str) -> str:
     """The string stored in (and queried against) the ``search_text`` column."""
     return " ".join(search_tokens(text))
+
+
+def is_mostly_cjk(text: str) -> bool:
+    """Whether most of the letters of ``text`` are Chinese or Japanese characters."""
+    cjk = sum(len(run) for run in _CJK_RUN.findall(text))
+    other = sum(len(word) for word in _WORD.findall(_CJK_RUN.sub(" ", text)) if not word.isdigit())
+    return cjk > 0 and cjk >= other
