@@ -63,7 +63,7 @@ def main() -> None:
 
     import torch
 
-    from kbbuild.config import Settings
+    from kbbuild.config import DEFAULT_EMBED_MODEL, Settings
     from kbbuild.plugins import Registry, make_plugin_manager
 
     embedders = {}
@@ -76,7 +76,7 @@ def main() -> None:
         if args.batch_size:
             settings.embed.batch_size = args.batch_size
         registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
-        embedders[backend] = registry.named("embedders", settings.embed.provider).load(settings.embed.model, settings)
+        embedders[backend] = registry.named("embedders", "flagembedding").load(DEFAULT_EMBED_MODEL, settings)
     first = next(iter(embedders.values()))
     texts = real_chunks(args.corpus, args.chunks, settings, registry, first)
     tokens = first.count_tokens(texts)

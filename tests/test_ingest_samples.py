@@ -191,12 +191,13 @@ def test_budget_is_in_the_models_tokens_and_cleaning_is_in_the_manifest(tmp_path
     reaches the model's window, and the manifest says what cleaning removed, file by file."""
     from transformers import AutoTokenizer
 
+    from kbbuild.config import DEFAULT_EMBED_MODEL
     from kbbuild.embed.models import resolve_model
 
     settings = quiet_settings(max_tokens=48)
     report = ingest(SAMPLES, tmp_path / "kb", settings)
     assert not [w for f in report.files for w in f.warnings if "window" in w]
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model(settings.embed.model).location)
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model(DEFAULT_EMBED_MODEL).location)
     rows = _rows(tmp_path / "kb")
     # Only a table piece may exceed: caption + header rows + one row is its smallest readable unit.
     over = [r for r in rows if r["n_tokens"] > 48]

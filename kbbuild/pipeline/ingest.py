@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kbbuild.config import Settings
+from kbbuild.config import DEFAULT_EMBED_MODEL, Settings
 from kbbuild.errors import ExitCode, InputError, KbbuildError
 from kbbuild.faults import crash_point
 from kbbuild.parse.pdf.passwords import load_password_file
@@ -75,13 +75,25 @@ def stage_versions(registry: Registry, settings: Settings) -> dict[str, str]:
     return {f"{stage.kind}:{stage.name}": stage.version for stage in [*registry.cleaners, chunker, embedder]}
 
 
-def _settle_provider(settings: Settings, registry: Registry) -> Settings:
-    """Turn ``[embed] provider = "auto"`` into the provider that claims the model, before anything
-    reads it (workers, the fingerprint, the manifest all see the concrete name)."""
-    if settings.embed.provider != "auto":
+def _settle_model(settings: Settings, registry: Registry, previous: Manifest | None) -> Settings:
+    """Turn ``[embed] model = "auto"`` and ``provider = "auto"`` into a concrete model and provider before
+    anything reads them (workers, the fingerprint, the manifest all see the concrete names). An existing
+    KB keeps the model (and provider) it was built with, so a new default never re-embeds a KB nobody
+    asked to change; a new KB gets ``DEFAULT_EMBED_MODEL``."""
+    embed = settings.embed
+    if embed.model != "auto" and embed.provider != "auto":
         return settings
     settled = settings.model_copy(deep=True)
-    settled.embed.provider = registry.embedder_for("auto", settings.embed.model).name
+    if embed.model == "auto":
+        built_with = previous.config.get("embed", {}) if previous is not None else {}
+        if built_with.get("model") not in (None, "auto"):
+            settled.embed.model = built_with["model"]
+            if embed.provider == "auto" and built_with.get("provider") not in (None, "auto"):
+                settled.embed.provider = built_with["provider"]
+        else:
+            settled.embed.model = DEFAULT_EMBED_MODEL
+    if settled.embed.provider == "auto":
+        settled.embed.provider = registry.embedder_for("auto", settled.embed.model).name
     return settled
 
 
@@ -312,7 +324,7 @@ def ingest(
         previous = kb.latest_manifest()
         with timer.stage("discover"):
             found = discover(input_path, settings, registry.supported_formats())
-        settings = _settle_precision(_settle_provider(settings, registry), registry, previous)
+        settings = _settle_precision(_settle_model(settings, registry, previous), registry, previous)
         fingerprint = settings.fingerprint(stage_versions(registry, settings))
         plan = make_plan(found, previous, fingerprint, full)
         records = [*found.failures, *plan.unreadable, *found.skipped, *plan.unchanged]
