@@ -21,6 +21,7 @@ from kbbuild.text.lines import is_cjk
 
 NUM_PERM = 128
 MIN_CHARS = 24  # normalised characters below which a chunk is never treated as a duplicate
+NEAR_KNOWN_LIMIT = 100_000  # remembered near matches (digest -> original) before the memo starts afresh
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
 
@@ -56,6 +57,9 @@ class DuplicateIndex:
         self._originals: dict[str, Original] = {}
         self._numbers: dict[str, Counter[str]] = {}
         self._minhashes: dict[str, object] = {}
+        # Texts already found near an original, by digest: a log repeats its few distinct chunks
+        # thousands of times, and a MinHash per repeat was most of a 200 MB file's time.
+        self._near_known: dict[str, Original] = {}
         self._lsh = None
         if near:
             from datasketch import MinHashLSH
@@ -82,11 +86,18 @@ class DuplicateIndex:
             return Match(original, near=False)
         if self._lsh is None:
             return None
+        digest = hashlib.sha1(norm.encode()).hexdigest()
+        known = self._near_known.get(digest)
+        if known is not None and known.chunk_id in self._originals:
+            return Match(known, near=True)  # the same text was matched before: no MinHash again
         minhash = self._minhash(norm)
         numbers = Counter(_NUMBER.findall(norm))
         for key in sorted(self._lsh.query(minhash)):
             close = self._minhashes[key].jaccard(minhash) >= self.threshold
             if close and self._numbers[key] == numbers:
+                if len(self._near_known) >= NEAR_KNOWN_LIMIT:
+                    self._near_known.clear()
+                self._near_known[digest] = self._originals[key]
                 return Match(self._originals[key], near=True)
         return None
 

@@ -10,9 +10,10 @@ the gap is clearly wider (``JUSTIFIED_EM`` more) than the spacing of the charact
 
 Full-text search splits on spaces before jieba cuts words, so a spaced company name was indexed as
 single characters. Spaces between CJK and Latin text, and between Latin words, are never touched.
-A space typed between two CJK characters and narrower than half a character (`第三章 住宿标准`) goes
-too: in justified filings the PDF itself draws such spaces 0.2-0.5 em wide inside words
-(`合併公司  與關係人`), so the space character is no evidence, and the words are cut by jieba anyway.
+A space typed between two CJK characters and narrower than half a character goes too: in justified
+filings the PDF itself draws such spaces 0.2-0.5 em wide inside words (`合併公司  與關係人`), so the
+space character is no evidence, and the words are cut by jieba anyway. The exception is the space
+after an article or chapter number (`第三章 住宿标准`, `第七条 报销款项`), which is the convention.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ _SPACES = frozenset(" \u3000\u00a0")
 # Ideographs, CJK punctuation (、。「」 but not the ideographic space) and full-width forms (，：（）).
 _CJK = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3001-\u303f\uff01-\uff60]"
 _CJK_CHAR = re.compile(_CJK)
+_ARTICLE_NUMBER = re.compile(r"第[〇零一二三四五六七八九十百千两\d]{1,6}[章节節条條款篇部编編]$")
 _SPACE_BETWEEN_CJK = re.compile(f"(?<={_CJK})[ \u3000\u00a0]+(?={_CJK})")
 
 
@@ -77,6 +79,8 @@ def line_text(line: LTTextLine) -> str:
             continue  # nothing between the two glyphs
         if gap >= max(line_usual, _usual_gap(pairs, number)) + JUSTIFIED_EM:
             continue  # clearly wider than the spacing of the text on either side: a real gap
+        if _ARTICLE_NUMBER.search("".join(item.get_text() for item in items[max(left - 8, 0) : left + 1])):
+            continue  # 第三章 住宿标准: the space after an article number is the convention, not spacing
         dropped.update(range(left + 1, right))
     return "".join(item.get_text() for index, item in enumerate(items) if index not in dropped)
 
