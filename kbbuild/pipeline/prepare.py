@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from kbbuild.clean.furniture import furniture_lines
-from kbbuild.config import LimitsSettings, Settings
+from kbbuild.config import DEFAULT_EMBED_MODEL, LimitsSettings, Settings
 from kbbuild.errors import InputError, KbbuildError
 from kbbuild.faults import crash_point
 from kbbuild.pipeline.limits import out_of_memory_reason
@@ -48,8 +48,10 @@ class PrepareTools:
     ) -> PrepareTools:
         registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins, extra_plugins))
         if count_tokens is None:
-            provider = registry.named("embedders", settings.embed.provider)
-            count_tokens = provider.load_token_counter(settings.embed.model, settings)
+            # Ingest hands workers settled settings; a caller with "auto" gets what a new KB would.
+            model = DEFAULT_EMBED_MODEL if settings.embed.model == "auto" else settings.embed.model
+            provider = registry.embedder_for(settings.embed.provider, model)
+            count_tokens = provider.load_token_counter(model, settings)
         chunker = registry.named("chunkers", settings.chunk.strategy)
         return cls(settings, registry, chunker, count_tokens, debug, limits)
 
