@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from kbbuild import KB, ingest
@@ -212,14 +213,19 @@ def test_a_full_disk_is_a_message_and_the_previous_version_stays(tmp_path):
 
 
 def _children(pid: int) -> set[int]:
-    """Every descendant: a file worker reading one long PDF starts the page-range helpers itself."""
-    found = set()
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        children = (task / "children").read_text().split() if (task / "children").exists() else []
-        for child in map(int, children):
-            found.add(child)
-            found.update(_children(child))
-    return found
+    """Every descendant: a file worker reading one long PDF starts the page-range helpers itself.
+    Threads and processes come and go while this reads /proc: one that is gone has no children."""
+    try:
+        return {child.pid for child in psutil.Process(pid).children(recursive=True)}
+    except psutil.NoSuchProcess:
+        return set()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:  # gone (or a zombie) since it was listed
+        return ""
 
 
 def _alive(pid: int) -> bool:
@@ -249,7 +255,7 @@ def test_parse_workers_die_with_a_killed_ingest(tmp_path, layout):
         while len(workers) < 2:
             assert process.poll() is None, "the ingest ended before its pool started"
             assert time.monotonic() < deadline, "no pool workers appeared"
-            workers = {pid for pid in _children(process.pid) if "spawn" in Path(f"/proc/{pid}/cmdline").read_text()}
+            workers = {pid for pid in _children(process.pid) if "spawn" in _cmdline(pid)}
             time.sleep(0.05)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
