@@ -344,8 +344,8 @@ class QuerySettings(_Section):
         default="dbsf",
         description="How hybrid search merges the vector and full-text lists (synthetic questions folded into "
         "their chunk's list first): 'rrf' (reciprocal rank fusion) or 'dbsf' (scores scaled by each list's "
-        "mean +- 3 standard deviations, then summed: never below the better list on financebench, caibao, the "
-        "samples and zh-hant-filings, where rrf lost on two; see bench/fusion.py and the README).",
+        "mean +- 3 standard deviations, then summed: not below the better list with MiniLM on financebench, caibao, "
+        "the samples and zh-hant-filings, where rrf lost three times; see bench/fusion.py and the README).",
     )
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion: a hit scores the sum of 1/(rrf_k+rank).")
     questions: bool = Field(default=True, description="Also search the synthetic questions, when the KB has them.")
