@@ -44,6 +44,15 @@ def _torch_summary() -> str:
     return f"{torch.__version__} (cuda: {'yes, ' + torch.cuda.get_device_name(0) if cuda else 'no'})"
 
 
+def _try_load(provider, settings: Settings, ok: bool, detail: str) -> tuple[bool, str]:
+    """``--deep``: load the configured model and say so, or why it failed (never crash the doctor)."""
+    try:
+        embedder = provider.load(settings.embed.model, settings)
+    except Exception as error:
+        return False, f"{detail}; failed to load: {error}"
+    return ok, f"{detail}; loaded, {embedder.info.dim} dims"
+
+
 def _embedder_check(registry: Registry, settings: Settings, deep: bool) -> list[Check]:
     from kbbuild.embed.flag import pick_device, pick_engine
     from kbbuild.embed.models import resolve_model
@@ -58,11 +67,7 @@ def _embedder_check(registry: Registry, settings: Settings, deep: bool) -> list[
         if configured and provider.name != "flagembedding":
             detail = f"model {provider.describe(settings.embed.model)}, shipped in its wheel"
             if deep:
-                try:
-                    embedder = provider.load(settings.embed.model, settings)
-                    detail += f"; loaded, {embedder.info.dim} dims"
-                except Exception as error:  # report, never crash the doctor
-                    ok, detail = False, f"{detail}; failed to load: {error}"
+                ok, detail = _try_load(provider, settings, ok, detail)
         elif configured:
             resolved = resolve_model(settings.embed.model)
             where = f"local folder {resolved.location}" if resolved.is_local else f"hub name {resolved.location}"
@@ -80,11 +85,7 @@ def _embedder_check(registry: Registry, settings: Settings, deep: bool) -> list[
             except KbbuildError as error:
                 ok, detail = False, f"{detail}; {error}"
             if deep:
-                try:
-                    embedder = provider.load(settings.embed.model, settings)
-                    detail += f"; loaded, {embedder.info.dim} dims"
-                except Exception as error:  # report, never crash the doctor
-                    ok, detail = False, f"{detail}; failed to load: {error}"
+                ok, detail = _try_load(provider, settings, ok, detail)
         checks.append(
             Check(
                 kind="embedder",
