@@ -49,6 +49,28 @@ def real_chunks(folder: Path, wanted: int, settings, registry, embedder) -> list
     return texts[:wanted]
 
 
+def bare_flag_model(model: str, batch_size: int, max_length: int):
+    """FlagEmbedding's own ``FlagModel`` on the same weights, pooling and normalisation as kbbuild's
+    card for the model (kbbuild's ONNX engine no longer keeps one around to borrow)."""
+    from FlagEmbedding import FlagModel
+
+    from kbbuild.embed.models import resolve_model
+
+    resolved = resolve_model(model)
+    card = resolved.card
+    return FlagModel(
+        resolved.location,
+        normalize_embeddings=card.normalize,
+        query_instruction_for_retrieval=card.query_instruction,
+        devices="cpu",
+        pooling_method=card.pooling,
+        batch_size=batch_size,
+        query_max_length=max_length,
+        passage_max_length=max_length,
+        use_fp16=False,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=FINANCEBENCH, help="folder of documents to chunk")
@@ -80,8 +102,8 @@ def main() -> None:
     first = next(iter(embedders.values()))
     texts = real_chunks(args.corpus, args.chunks, settings, registry, first)
     tokens = first.count_tokens(texts)
-    bare = first._model  # the FlagModel kbbuild loaded: same weights, pooling, normalisation
     batch, length = settings.embed.batch_size, first.info.max_length
+    bare = bare_flag_model(DEFAULT_EMBED_MODEL, batch, length)
 
     runs: dict[str, list[float]] = {f"kbbuild-{name}": [] for name in embedders} | {"flagembedding": []}
     vectors: dict[str, np.ndarray] = {}

@@ -132,6 +132,15 @@ class LimitsSettings(_Section):
         "A watchdog kills a worker over it; the worker's address space is also capped (RLIMIT_AS) so that one "
         "huge allocation fails at once instead of outrunning the watchdog.",
     )
+    run_memory_mb: int = Field(
+        default=2560,
+        ge=0,
+        description="Resident memory the whole run adds: every worker, and what the driver grows by (embedder, "
+        "queues). "
+        "When the run goes over it while several files are read, the file started last is stopped and read again "
+        "alone once the others are done; a file that goes over it alone fails with this limit. 0: no run limit, "
+        "only file_memory_mb per worker.",
+    )
     pdf_pages: int = Field(default=20000, ge=1, description="PDFs with more pages are refused before any is read.")
     page_megapixels: float = Field(
         default=40,

@@ -159,6 +159,58 @@ def test_the_engines_give_the_torch_vectors_or_say_they_do_not(corpus):
         pick_engine("torch", "int8", "cpu", "encoder")
 
 
+_TORCH_FREE_PROBE = """
+import json, sys
+from kbbuild.config import DEFAULT_EMBED_MODEL, Settings
+from kbbuild.embed.flag import load_token_counter
+from kbbuild.embed.models import resolve_model
+from kbbuild.plugins import Registry, make_plugin_manager
+settings = Settings()
+registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
+embedder = registry.named("embedders", "flagembedding").load(DEFAULT_EMBED_MODEL, settings)
+texts = json.loads(sys.argv[1])
+count = load_token_counter(resolve_model(DEFAULT_EMBED_MODEL))
+print(json.dumps({
+    "torch": "torch" in sys.modules,
+    "backend": embedder.info.backend,
+    "documents": embedder.embed_documents(texts).tolist(),
+    "query": embedder.embed_queries(["sensor calibration"]).tolist(),
+    "tokens": [count(text) for text in texts],
+}))
+"""
+
+
+def test_a_cached_graph_is_run_without_pytorch_and_gives_the_same_vectors():
+    """Once the graph is exported, a process that embeds on ONNX Runtime (the ingest driver, a query)
+    and one that counts tokens (a parse worker) never import PyTorch: about 250 MB each, for
+    nothing. Their tokenizer is read from tokenizer.json rather than through AutoTokenizer; the ids,
+    the token counts and the vectors must be the torch engine's."""
+    import json
+
+    from transformers import AutoTokenizer
+
+    from kbbuild.config import DEFAULT_EMBED_MODEL
+    from kbbuild.embed.models import resolve_model
+
+    texts = [
+        "The pressure sensor is recalibrated every 500 operating hours.",
+        "第三章 財務報表：瑞昱半導體",
+        "x " * 400,
+    ]
+    reference = _load("torch", "float")
+    _load("onnx", "float")  # exports the graph if this machine has none cached yet
+    done = subprocess.run(
+        [sys.executable, "-c", _TORCH_FREE_PROBE, json.dumps(texts)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    probe = json.loads(done.stdout.strip().splitlines()[-1])
+    assert probe["torch"] is False and probe["backend"] == "onnx"
+    assert np.abs(np.array(probe["documents"]) - reference.embed_documents(texts)).max() < 1e-5
+    assert np.abs(np.array(probe["query"]) - reference.embed_queries(["sensor calibration"])).max() < 1e-5
+    auto = AutoTokenizer.from_pretrained(resolve_model(DEFAULT_EMBED_MODEL).location)
+    assert probe["tokens"] == [len(auto(text, add_special_tokens=False)["input_ids"]) for text in texts]
+
+
 def test_a_kb_keeps_its_precision_and_queries_with_it(tmp_path, cli):
     """A KB keeps the precision it was built with when ingest says auto (not re-embedded); asking
     for another precision re-embeds every file; a query always embeds at the KB's own precision."""

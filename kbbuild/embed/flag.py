@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,8 +21,12 @@ _cache_lock = threading.Lock()
 
 
 def pick_device(requested: str) -> str:
+    """``auto``: CUDA, then Apple's MPS, then the CPU. A Linux machine without an NVIDIA driver is
+    answered without importing PyTorch (hundreds of MB the ONNX engine does not need)."""
     if requested != "auto":
         return requested
+    if sys.platform.startswith("linux") and not Path("/proc/driver/nvidia").exists() and "torch" not in sys.modules:
+        return "cpu"
     import torch
 
     if torch.cuda.is_available():
@@ -41,6 +47,32 @@ class FlagEmbedder(Embedder):
         self._encode_lock = threading.Lock()
         self.batch_size = batch_size
         self.max_length = min(max_length or card.max_length, card.max_length)
+        self._instruction = card.query_instruction
+        self._family = card.family
+        self._device = device
+        self._model: Any = None
+        self._onnx = None
+        if engine != "torch":
+            self._tokenizer, self._onnx = _cached_onnx(resolved, quantized=engine == "onnx-int8")
+        if self._onnx is None:
+            self._load_flag_model(resolved, device, batch_size, engine)
+        dim = int(self._encode(["dimension probe"], query=False).shape[1])
+        self.info = EmbeddingModelInfo(
+            name=card.name,
+            provider=PROVIDER_NAME,
+            location=resolved.location,
+            dim=dim,
+            normalize=card.normalize,
+            pooling=card.pooling,
+            max_length=self.max_length,
+            query_instruction=card.query_instruction,
+            backend=engine,
+        )
+
+    def _load_flag_model(self, resolved: ResolvedModel, device: str, batch_size: int, engine: str) -> None:
+        """FlagEmbedding's model: the engine itself on torch; for ONNX only the source of the graph,
+        exported once and then let go (the driver need not hold PyTorch weights it never runs)."""
+        card = resolved.card
         common: dict[str, Any] = dict(
             normalize_embeddings=card.normalize,
             use_fp16=device.startswith("cuda"),
@@ -70,39 +102,21 @@ class FlagEmbedder(Embedder):
                 )
             )
             raise KBError(f"cannot load embedding model '{resolved.location}': {error}.{hint}") from None
-        self._family = card.family
-        self._device = device
+        self._tokenizer = self._model.tokenizer
         if device == "cpu":
             self._model.model.float()
         elif common["use_fp16"]:  # what FlagEmbedding's own encode does on a GPU
             self._model.model.half()
         self._model.model.to(device)
         self._model.model.eval()
-        self._onnx = self._onnx_encoder(resolved, quantized=engine == "onnx-int8") if engine != "torch" else None
-        dim = int(self._encode(["dimension probe"], query=False).shape[1])
-        self.info = EmbeddingModelInfo(
-            name=card.name,
-            provider=PROVIDER_NAME,
-            location=resolved.location,
-            dim=dim,
-            normalize=card.normalize,
-            pooling=card.pooling,
-            max_length=self.max_length,
-            query_instruction=card.query_instruction,
-            backend=engine,
-        )
+        if engine != "torch":
+            from kbbuild.embed.onnx import export
 
-    def _onnx_encoder(self, resolved: ResolvedModel, quantized: bool):
-        import torch
-
-        from kbbuild.embed.onnx import OnnxEncoder, export, quantize
-
-        names = list(self._model.tokenizer.model_input_names)
-        path = export(self._model.model, names, resolved.location)
-        if quantized:
-            path = quantize(path)
-        card = resolved.card
-        return OnnxEncoder(path, names, card.pooling, card.normalize, torch.get_num_threads(), quantized)
+            export(self._model.model, list(self._tokenizer.model_input_names), resolved.location)
+            self._tokenizer, self._onnx = _cached_onnx(
+                resolved, quantized=engine == "onnx-int8", tokenizer=self._tokenizer
+            )
+            self._model = None
 
     def _encode(self, texts: Sequence[str], query: bool) -> np.ndarray:
         if not texts:
@@ -113,10 +127,8 @@ class FlagEmbedder(Embedder):
             return self._encode_unlocked(texts, query)
 
     def _encode_unlocked(self, texts: Sequence[str], query: bool) -> np.ndarray:
-        if query and self._model.query_instruction_for_retrieval:
-            instruct = self._model.get_detailed_instruct
-            form, instruction = self._model.query_instruction_format, self._model.query_instruction_for_retrieval
-            texts = [instruct(form, instruction, text) for text in texts]
+        if query and self._instruction:  # FlagEmbedding's default query form: the instruction, then the text
+            texts = [f"{self._instruction}{text}" for text in texts]
         return self._forward_sorted(list(texts))
 
     def _forward_sorted(self, texts: list[str]) -> np.ndarray:
@@ -125,28 +137,30 @@ class FlagEmbedder(Embedder):
         size that fits the device. That probe re-encodes the longest batch, so a caller that hands it
         one batch per call pays about twice the compute; here the batch size is the user's setting
         (``--batch-size``), and the per-text result is the library's to within float rounding."""
-        import torch
-
-        model = self._model
-        encoded = model.tokenizer(texts, truncation=True, max_length=self.max_length)
+        tokenizer = self._tokenizer
+        encoded = tokenizer(texts, truncation=True, max_length=self.max_length)
         lengths = [len(ids) for ids in encoded["input_ids"]]
         order = sorted(range(len(texts)), key=lambda i: -lengths[i])
         batches: list[np.ndarray] = []
         # int8 graphs quantise activations with one scale per run: batched with other texts, a text's
         # vector would depend on its neighbours (up to 0.03 per dimension), so each runs alone.
         step = 1 if self._onnx is not None and self._onnx.quantized else self.batch_size
-        with torch.inference_mode():
-            for start in range(0, len(order), step):
-                features = [{key: encoded[key][i] for key in encoded} for i in order[start : start + step]]
-                if self._onnx is not None:
-                    batches.append(self._onnx(model.tokenizer.pad(features, padding=True, return_tensors="np")))
-                    continue
-                batch = model.tokenizer.pad(features, padding=True, return_tensors="pt").to(self._device)
-                batches.append(self._forward(batch).float().cpu().numpy())
+        for start in range(0, len(order), step):
+            features = [{key: encoded[key][i] for key in encoded} for i in order[start : start + step]]
+            if self._onnx is not None:
+                batches.append(self._onnx(tokenizer.pad(features, padding=True, return_tensors="np")))
+            else:
+                batches.append(self._forward_torch(tokenizer.pad(features, padding=True, return_tensors="pt")))
         stacked = np.concatenate(batches)
         out = np.empty_like(stacked)
         out[order] = stacked
         return out
+
+    def _forward_torch(self, batch) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return self._forward(batch.to(self._device)).float().cpu().numpy()
 
     def _forward(self, batch):
         model = self._model
@@ -162,10 +176,10 @@ class FlagEmbedder(Embedder):
         return vectors
 
     def token_counter(self) -> Callable[[str], int]:
-        return _counter(self._model.tokenizer)
+        return _counter(self._tokenizer)
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        encoded = self._model.tokenizer(list(texts), add_special_tokens=True, truncation=False)
+        encoded = self._tokenizer(list(texts), add_special_tokens=True, truncation=False)
         return [len(ids) for ids in encoded["input_ids"]]
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
@@ -204,6 +218,42 @@ def pick_engine(backend: str, precision: str, device: str, family: str) -> str:
     return "onnx-int8" if precision == "auto" and AUTO_INT8 else "onnx"
 
 
+def _cached_onnx(resolved: ResolvedModel, quantized: bool, tokenizer: Any = None) -> tuple[Any, Any]:
+    """The tokenizer and the ONNX Runtime session of a graph exported before, without FlagEmbedding
+    or PyTorch: the ingest driver then holds the graph alone (about 240 MB less on MiniLM). The
+    tokenizer is the one FlagEmbedding loads (``AutoTokenizer`` from the model's folder or name).
+    (tokenizer, None) when no graph is cached yet: the caller exports one."""
+    from kbbuild.embed.onnx import OnnxEncoder, cached_graph, quantize
+
+    path = cached_graph(resolved.location)
+    if path is None:
+        return tokenizer, None
+    if tokenizer is None:
+        try:
+            tokenizer = load_tokenizer(resolved.location)
+        except OSError:
+            return None, None  # let FlagEmbedding's load say what is missing, with its hint
+    if quantized:
+        path = quantize(path)
+    card = resolved.card
+    return tokenizer, OnnxEncoder(path, card.pooling, card.normalize, _cpu_threads(), quantized)
+
+
+def _cpu_threads() -> int:
+    """The threads PyTorch would use on this machine (its default: the usable cores), asked without
+    importing PyTorch; ``torch.set_num_threads`` in the caller still wins when PyTorch is loaded."""
+    import os
+    import sys
+
+    import psutil
+
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return int(torch.get_num_threads())
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(usable, psutil.cpu_count(logical=False) or usable))
+
+
 def _counter(tokenizer) -> Callable[[str], int]:
     """Tokens of a text without special tokens: what a chunk's budget is counted in."""
 
@@ -214,12 +264,23 @@ def _counter(tokenizer) -> Callable[[str], int]:
 
 
 def load_token_counter(resolved: ResolvedModel) -> Callable[[str], int]:
-    """The same tokenizer FlagEmbedding loads for the model (``AutoTokenizer`` from its folder or hub
-    name), without the model's weights."""
+    """The tokenizer FlagEmbedding loads for the model, without the model's weights."""
+    return _counter(load_tokenizer(resolved.location))
+
+
+def load_tokenizer(location: str) -> Any:
+    """The model's tokenizer as FlagEmbedding loads it (``AutoTokenizer``), but where the folder has
+    a ``tokenizer.json`` read straight from it: ``AutoTokenizer`` goes through the model's config
+    classes, which import PyTorch (about 250 MB in every parse worker and in the ingest driver, for a
+    tokenizer). Both read the same ``tokenizer.json``; tests compare their ids."""
+    transformers_quiet()
+    if (Path(location) / "tokenizer.json").is_file():
+        from transformers import PreTrainedTokenizerFast
+
+        return PreTrainedTokenizerFast.from_pretrained(location)
     from transformers import AutoTokenizer
 
-    transformers_quiet()
-    return _counter(AutoTokenizer.from_pretrained(resolved.location))
+    return AutoTokenizer.from_pretrained(location)
 
 
 def transformers_quiet() -> None:

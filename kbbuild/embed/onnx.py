@@ -21,9 +21,10 @@ import numpy as np
 CACHE = Path(os.environ.get("KBBUILD_CACHE", Path.home() / ".cache" / "kbbuild")) / "onnx"
 
 
-def _key(location: str, input_names: list[str]) -> str:
-    """A cache key that changes when the model's files do (a fine-tuned folder saved over)."""
-    digest = hashlib.sha256(",".join(input_names).encode())
+def _key(location: str) -> str:
+    """A cache key that changes when the model's files do (a fine-tuned folder saved over). The
+    graph's input names are not part of it: they are read back from the graph itself."""
+    digest = hashlib.sha256(b"encoder-graph-v2")
     folder = Path(location)
     if folder.is_dir():
         for path in sorted(folder.rglob("*")):
@@ -36,11 +37,17 @@ def _key(location: str, input_names: list[str]) -> str:
     return f"{safe}-{digest.hexdigest()[:16]}"
 
 
+def cached_graph(location: str) -> Path | None:
+    """The graph ``export`` wrote before for this model folder, if it is still there."""
+    target = CACHE / _key(location) / "model.onnx"
+    return target if target.is_file() else None
+
+
 def export(model, input_names: list[str], location: str) -> Path:
     """The model's encoder as an ONNX graph with dynamic batch and sequence axes (cached)."""
     import torch
 
-    target = CACHE / _key(location, input_names) / "model.onnx"
+    target = CACHE / _key(location) / "model.onnx"
     if target.is_file():
         return target
 
@@ -118,9 +125,7 @@ def quantize(path: Path) -> Path:
 class OnnxEncoder:
     """Runs the exported graph and pools like the model card says."""
 
-    def __init__(
-        self, path: Path, input_names: list[str], pooling: str, normalize: bool, threads: int, quantized: bool = False
-    ) -> None:
+    def __init__(self, path: Path, pooling: str, normalize: bool, threads: int, quantized: bool = False) -> None:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
@@ -128,13 +133,18 @@ class OnnxEncoder:
         options.intra_op_num_threads = threads
         options.log_severity_level = 3
         self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        self.input_names = input_names
+        self.input_names = [node.name for node in self.session.get_inputs()]
         self.pooling = pooling
         self.normalize = normalize
         self.quantized = quantized  # activations are quantised per run: callers run one text at a time
 
     def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray:
-        feeds = {name: np.asarray(batch[name], dtype=np.int64) for name in self.input_names}
+        ids = np.asarray(batch["input_ids"], dtype=np.int64)
+        # A tokenizer loaded without the model's class may leave out segment ids; one text is segment 0.
+        feeds = {
+            name: np.asarray(batch[name], dtype=np.int64) if name in batch else np.zeros_like(ids)
+            for name in self.input_names
+        }
         hidden = self.session.run(None, feeds)[0]
         if self.pooling == "cls":
             vectors = hidden[:, 0]

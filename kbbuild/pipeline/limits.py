@@ -11,6 +11,11 @@ Memory is enforced twice, because neither way is enough alone:
   The cap counts address space, not memory used (thread stacks, allocator arenas and mapped model
   files count too), which is why it is a backstop above the budget and not the budget itself.
 
+The whole run is held to ``run_memory_mb`` by the same watchdog (``ParsePool._police_run``): the
+resident memory of every process the driver started, plus what the driver has grown by
+(``RunMeter``). Two files that each fit their worker's budget can still not fit the machine side by
+side; then the one started last is stopped and read again alone, which costs time, not the file.
+
 Not cgroups: a memory cgroup needs root or a systemd-delegated slice, which a CI runner, a container
 user or a laptop user rarely has; rlimits and a watchdog need nothing.
 
@@ -86,6 +91,31 @@ def tree_rss(process: psutil.Process) -> int:
         except psutil.Error:
             continue
     return total
+
+
+@dataclass
+class RunMeter:
+    """What one ingest adds to the machine's resident memory: every process the driver started (its
+    workers and their helpers) and what the driver itself has grown by since the meter was made
+    (the embedder, the queues). Counted from a baseline rather than whole so that a program running
+    ingest in-process (a notebook, a test run, a service) is not charged for what it held before."""
+
+    baseline: int = field(default_factory=lambda: psutil.Process().memory_info().rss)
+
+    def used(self) -> int:
+        driver = psutil.Process()
+        try:
+            own = driver.memory_info().rss
+            children = driver.children(recursive=True)
+        except psutil.Error:
+            return 0
+        total = max(0, own - self.baseline)
+        for child in children:
+            try:
+                total += child.memory_info().rss
+            except psutil.Error:
+                continue
+        return total
 
 
 def kill_tree(process: psutil.Process) -> None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 
 from kbbuild.config import Settings
-from kbbuild.pipeline.limits import SAMPLE_SECONDS, FileWatch
+from kbbuild.pipeline.limits import MB, SAMPLE_SECONDS, FileWatch, RunMeter
 from kbbuild.records import PreparedFile, SourceFile
 
 
@@ -111,6 +111,11 @@ class _Worker:
     task: tuple[int, SourceFile] | None = None
     watch: FileWatch | None = None
     retiring: bool = False  # exits after its current file; gets no other
+    alone: bool = False  # its file is read again alone, after the run went over run_memory_mb
+    parts_sent: int = 0  # parts of its current file already handed on: the file cannot be read again
+
+    def clear(self) -> None:
+        self.task, self.watch, self.alone, self.parts_sent = None, None, False, 0
 
 
 STILLBORN_LIMIT = 3  # workers that die before they are ready, before the run gives up
@@ -152,6 +157,8 @@ class ParsePool:
     _size: int = 0
     _stillborn: int = 0
     _parts: dict[int, deque[str]] = field(default_factory=dict)  # spooled parts not yet consumed
+    _put_back: list[tuple[int, SourceFile]] = field(default_factory=list)  # to be read alone
+    meter: RunMeter | None = None  # the run's memory, counted from when the workers were started
 
     def __post_init__(self) -> None:
         self.window = self.window or self.workers * 4
@@ -184,6 +191,7 @@ class ParsePool:
     def start(self, files: int) -> None:
         """Start the workers now: they import and load their tools while the driver loads its model."""
         if not self._pool:
+            self.meter = self.meter or RunMeter()
             self._pool = [self._start() for _ in range(min(self.workers, max(files, 1)))]
             self._size = len(self._pool)
 
@@ -230,9 +238,10 @@ class ParsePool:
             self._results[index] = result
             self._cond.notify_all()
 
-    def _replace(self, slot: int, reason: str | None) -> bool:
-        """Fail the file a lost worker held (``reason``, or how the process died) and start a new
-        worker in its place. True when a file was failed."""
+    def _replace(self, slot: int, reason: str | None, put_back: bool = False) -> bool:
+        """Fail the file a lost worker held (``reason``, or how the process died), or with ``put_back``
+        queue it to be read again alone, and start a new worker in its place. True when a file was
+        failed."""
         worker = self._pool[slot]
         worker.process.join(timeout=5)
         if not worker.ready:  # died before it could load its tools: a new one would die the same way
@@ -242,7 +251,10 @@ class ParsePool:
                 died = f"{STILLBORN_LIMIT} in a row died before they were ready{how}"
                 raise RuntimeError(f"parse workers cannot start: {died}")
         failed = False
-        if worker.task is not None:
+        if worker.task is not None and put_back:
+            self._put_back.append(worker.task)
+            self._put_back.sort(key=lambda task: task[0])
+        elif worker.task is not None:
             index, source = worker.task
             watch = worker.watch
             usage = {"peak_memory_mb": watch.peak_mb, "wall_seconds": round(watch.elapsed(), 2)} if watch else {}
@@ -262,7 +274,54 @@ class ParsePool:
             if reason is not None:
                 worker.watch.kill()
                 stopped += self._replace(slot, reason)
-        return stopped
+        return stopped + self._police_run()
+
+    def _police_run(self) -> int:
+        """Hold the whole run to ``run_memory_mb``. Files read side by side can together need more
+        than one can: the file started last (it has done the least) is stopped and read again once it
+        has the run to itself. A file that is alone, or that has already handed on parts (they are
+        written; it cannot start over), fails with the limit. Returns how many files failed."""
+        budget = self.limits.run_memory_mb
+        busy = [(slot, worker) for slot, worker in enumerate(self._pool) if worker.watch is not None]
+        if not budget or not busy or self.meter is None:
+            return 0
+        total = self.meter.used()
+        if total <= budget * MB:
+            return 0
+        slot, worker = max(busy, key=lambda pair: (pair[1].parts_sent == 0, pair[1].watch.started))
+        assert worker.watch is not None
+        worker.watch.sample()
+        worker.watch.kill()
+        if len(busy) > 1 and not worker.alone and worker.parts_sent == 0:
+            self._replace(slot, None, put_back=True)
+            return 0
+        context = "" if len(busy) == 1 else f", next to {len(busy) - 1} other file(s), after it had sent parts"
+        reason = (
+            f"stopped at {total / MB:.0f} MB for the whole run, {worker.watch.peak_mb:.0f} MB of it in this file's "
+            f"worker{context}: over the limit ([limits] run_memory_mb = {budget})"
+        )
+        return self._replace(slot, reason)
+
+    def _hand_out(self, queue: list[tuple[int, SourceFile]]) -> None:
+        """Give idle workers files, in order and within the window; a file put back by the run limit
+        waits until every other file in flight is done, then is read with no other beside it."""
+        if any(worker.alone for worker in self._pool):
+            return
+        for worker in self._pool:
+            if not worker.ready or worker.task is not None or worker.retiring:
+                continue
+            if self._put_back:
+                if any(other.task is not None for other in self._pool):
+                    return
+                worker.task, worker.alone = self._put_back.pop(0), True
+            elif queue and queue[-1][0] < self._consumed + self.window:
+                worker.task = queue.pop()
+            else:
+                return
+            worker.watch = FileWatch(worker.process.pid)
+            worker.conn.send(worker.task)
+            if worker.alone:
+                return
 
     def _dispatch(self, sources: list[SourceFile]) -> None:
         try:
@@ -281,12 +340,7 @@ class ParsePool:
             with self._cond:
                 if self._stop:
                     return
-                for worker in self._pool:
-                    idle = worker.ready and worker.task is None and not worker.retiring
-                    if idle and queue and queue[-1][0] < self._consumed + self.window:
-                        worker.task = queue.pop()
-                        worker.watch = FileWatch(worker.process.pid)
-                        worker.conn.send(worker.task)
+                self._hand_out(queue)
             waiting = [w.conn for w in self._pool] + [w.process.sentinel for w in self._pool]
             ready = set(wait(waiting, timeout=SAMPLE_SECONDS))
             for slot, worker in enumerate(self._pool):
@@ -304,6 +358,7 @@ class ParsePool:
                         self.on_page()
                     continue
                 if kind == "part":
+                    worker.parts_sent += 1
                     with self._cond:
                         self._parts.setdefault(index, deque()).append(payload)
                         self._cond.notify_all()
@@ -321,9 +376,18 @@ class ParsePool:
                     return
                 if isinstance(payload, PreparedFile) and worker.watch is not None:
                     worker.watch.sample()
-                    usage = {"peak_memory_mb": worker.watch.peak_mb, "wall_seconds": round(worker.watch.elapsed(), 2)}
-                    payload = payload.model_copy(update=usage)
-                worker.task, worker.watch = None, None
+                    update: dict = {
+                        "peak_memory_mb": worker.watch.peak_mb,
+                        "wall_seconds": round(worker.watch.elapsed(), 2),
+                    }
+                    if worker.alone and payload.error is None:
+                        note = (
+                            "read again alone: the run went over [limits] run_memory_mb = "
+                            f"{self.limits.run_memory_mb} while it was read next to other files"
+                        )
+                        update["warnings"] = (*payload.warnings, note)
+                    payload = payload.model_copy(update=update)
+                worker.clear()
                 self._finish(index, payload)
                 finished += 1
             if time.monotonic() - policed >= SAMPLE_SECONDS:
