@@ -246,6 +246,12 @@ class ChunkSettings(_Section):
     embed_heading_path: bool = Field(
         default=True, description="Prepend 'A > B > C' heading path to the text that is embedded."
     )
+    document_context: bool = Field(
+        default=True,
+        description="Keep whose document a chunk comes from and for when (the running header furniture stripping "
+        "removed, the head of the first page, the file's title, the file name): one short line put in front of "
+        "every chunk's embedded and searched text, and shown with every hit.",
+    )
 
 
 class QuestionSettings(_Section):

@@ -204,6 +204,16 @@ class Document(_Record):
     title: str | None = None
     warnings: tuple[str, ...] = ()
     cleaning: CleaningCounts = Field(default_factory=CleaningCounts, description="Filled in by the cleaners.")
+    metadata: dict[str, str] = Field(
+        default_factory=dict,
+        description="The file's own descriptive properties, where the format has them (a PDF's Info: title, "
+        "subject, author), lower-case keys.",
+    )
+    identity: tuple[str, ...] = Field(
+        default=(),
+        description="Whose document this is and for when (running header, head of the first page, properties, "
+        "file name), gathered by the identity cleaner: it survives furniture stripping in every chunk.",
+    )
 
     @property
     def pages_without_text(self) -> tuple[int, ...]:
@@ -228,6 +238,11 @@ class Chunk(_Record):
     kinds: tuple[ElementKind, ...] = ()
     n_tokens: int
     meta: dict[str, MetaValue] = Field(default_factory=dict)
+    document: str = Field(
+        default="",
+        description="The document's identity line (Document.identity joined), embedded and searched with the "
+        "chunk; empty when [chunk] document_context is off.",
+    )
 
     @staticmethod
     def make_id(source: str, text: str, occurrence: int = 0) -> str:
@@ -236,13 +251,19 @@ class Chunk(_Record):
         return digest[:32]
 
     def embedding_text(self, with_heading_path: bool) -> str:
-        """The heading path tells the embedder what a terse chunk is about ("Costs" of *what*)."""
+        """The heading path tells the embedder what a terse chunk is about ("Costs" of *what*), the
+        document line whose ("Costs" of which company, in which quarter)."""
+        lines = [self.document] if self.document else []
         if with_heading_path and self.heading_path:
-            return " > ".join(self.heading_path) + "\n" + self.text
-        return self.text
+            lines.append(" > ".join(self.heading_path))
+        return "\n".join([*lines, self.text])
+
+    def search_words(self) -> str:
+        """What the full-text index reads: the document line, the heading path and the text."""
+        return " ".join([self.document, *self.heading_path, self.text]).strip()
 
 
-ROW_FORMAT = 2  # bump when the table columns change: KBs written before are rebuilt on the next ingest
+ROW_FORMAT = 3  # bump when the table columns change: KBs written before are rebuilt on the next ingest
 
 
 class ChunkRow(_Record):
@@ -254,6 +275,7 @@ class ChunkRow(_Record):
     chunk_index: int
     text: str
     heading_path: list[str]
+    document: str = Field(description="Chunk.document: whose document, for when.")
     pages: list[int]
     page_start: int | None
     page_end: int | None
@@ -549,6 +571,7 @@ class SearchHit(_Record):
     heading_path: list[str]
     text: str
     kb_version: int
+    document: str = Field(default="", description="Whose document and for when (empty in KBs built before it).")
     matched_by: list[Match] = Field(default_factory=list, description="The lists the hit was found in.")
     rerank_score: float | None = Field(default=None, description="The cross-encoder's relevance (0..1), if reranked.")
     also_in: list[AlsoIn] = Field(
@@ -616,6 +639,7 @@ class ExportedChunk(_Record):
     chunk_index: int
     text: str
     heading_path: list[str]
+    document: str = Field(default="", description="Whose document and for when (empty in KBs built before it).")
     pages: list[int] = Field(description="1-based PDF page indices the chunk's text comes from.")
     kinds: list[str] = Field(description="Element kinds in the chunk: paragraph, table, list_item, ...")
     n_tokens: int

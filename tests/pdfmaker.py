@@ -341,3 +341,43 @@ def letter_spaced_chinese_pdf(path: Path) -> Path:
     pdf.showPage()
     pdf.save()
     return path
+
+
+def two_page_statement_pdf(path: Path, company: str, period: str, title: str | None = None) -> Path:
+    """A two-page Chinese financial statement whose company name and period are only in the running
+    header (top band of both pages) and whose body names neither, as on real 1-3 page filings."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    width, height = A4
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    if title:
+        pdf.setTitle(title)
+    rows = [
+        ("1100", "現金及約當現金", "12,345,678", "11,234,567"),
+        ("1170", "應收帳款淨額", "3,456,789", "3,210,987"),
+        ("1200", "存貨", "2,345,678", "2,109,876"),
+        ("1600", "不動產、廠房及設備", "45,678,901", "44,567,890"),
+        ("2100", "短期借款", "1,234,567", "1,111,111"),
+        ("2170", "應付帳款", "987,654", "876,543"),
+    ]
+    for page in (1, 2):
+        pdf.setFont("STSong-Light", 10)
+        pdf.drawCentredString(width / 2, height - 36, f"{company} {period}")
+        pdf.drawCentredString(width / 2, 28, f"- {page} -")
+        pdf.setFont("STSong-Light", 11)
+        y = height - 110
+        pdf.drawString(72, y, "本表各項目之說明請詳附註；金額以新台幣仟元為單位。" if page == 1 else "負債部分如下。")
+        y -= 30
+        for code, label, now, before in rows[(page - 1) * 3 : page * 3]:
+            pdf.drawString(72, y, code)
+            pdf.drawString(130, y, label)
+            pdf.drawRightString(420, y, now)
+            pdf.drawRightString(520, y, before)
+            y -= 22
+        pdf.showPage()
+    pdf.save()
+    return path

@@ -11,7 +11,7 @@ from kbbuild.records import Chunk, Document
 
 class StructureChunker(Chunker):
     name = "structure"
-    version = "3"
+    version = "4"
 
     def chunk(self, document: Document, settings: Settings, count: TokenCounter | None = None) -> list[Chunk]:
         options = settings.chunk

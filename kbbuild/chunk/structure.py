@@ -205,6 +205,9 @@ def split_table(markdown: str, caption: str | None, budget: int, count: TokenCou
     return ["\n".join(prefix + head + piece) for piece in pieces]
 
 
+IDENTITY_SEPARATOR = " · "
+
+
 class StructureChunking:
     """One pass over the elements in reading order; state is the heading stack and the open piece."""
 
@@ -224,6 +227,7 @@ class StructureChunking:
         self.min_tokens = min_tokens
         self.reserve_path = reserve_path
         self.title = document.title
+        self.document_line = IDENTITY_SEPARATOR.join(document.identity)
         self.headings: list[_Heading] = []
         self.piece = _Piece()
         self.chunks: list[Chunk] = []
@@ -238,11 +242,13 @@ class StructureChunking:
         return self.chunks
 
     def _room(self) -> int:
-        """The budget left for text once the heading path, embedded in front of it, is paid for."""
-        if not self.reserve_path:
-            return self.budget
-        path = " > ".join(self._path())
-        return max(self.budget - (self.count(path) + 1 if path else 0), self.budget // 2)
+        """The budget left for text once the document line and the heading path, embedded in front
+        of it, are paid for."""
+        spent = self.count(self.document_line) + 1 if self.document_line else 0
+        if self.reserve_path:
+            path = " > ".join(self._path())
+            spent += self.count(path) + 1 if path else 0
+        return max(self.budget - spent, self.budget // 2)
 
     def _take(self, element: Element) -> None:
         kind = element.kind
@@ -387,5 +393,6 @@ class StructureChunking:
                 pages=tuple(pages),
                 kinds=tuple(kinds),
                 n_tokens=tokens,
+                document=self.document_line,
             )
         )

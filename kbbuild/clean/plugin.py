@@ -1,10 +1,11 @@
-"""Registers the built-in cleaners, in the order they run: furniture, line joining, quality, PII."""
+"""Registers the built-in cleaners, in the order they run: furniture, line joining, quality, PII, identity."""
 
 from __future__ import annotations
 
 from collections import Counter
 
 from kbbuild.clean.furniture import strip_furniture
+from kbbuild.clean.identity import document_identity
 from kbbuild.clean.pii import redact
 from kbbuild.clean.quality import filter_quality
 from kbbuild.config import Settings
@@ -86,6 +87,26 @@ class PiiRedactor(Cleaner):
         return document.model_copy(update={"elements": tuple(elements), "title": title, "cleaning": cleaning})
 
 
+class IdentityKeeper(Cleaner):
+    """Gathers whose document this is and for when (``clean.identity``), for every chunk to carry.
+
+    Runs after PII redaction (order 40): it reads furniture and the first page as they will be kept.
+    """
+
+    name = "keep-identity"
+    version = "1"
+    order = 40
+
+    def clean(self, document: Document, settings: Settings) -> Document:
+        if not settings.chunk.document_context:
+            return document
+        identity = document_identity(document)
+        options = settings.clean
+        if options.redact_pii:  # the file's properties and name were not in the body the redactor saw
+            identity = tuple(redact(line, options.pii_kinds, options.phone_region)[0] for line in identity)
+        return document.model_copy(update={"identity": identity})
+
+
 class LineJoiner(Cleaner):
     """Turns visual lines into running text and drops blocks left empty.
 
@@ -142,3 +163,4 @@ def kbbuild_register_cleaners(register) -> None:
     register(QualityFilter())
     register(LineJoiner())
     register(PiiRedactor())
+    register(IdentityKeeper())

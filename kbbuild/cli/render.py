@@ -127,7 +127,8 @@ def hits_text(hits: list[SearchHit], width: int = 100, max_chars: int | None = 6
         if hit.rerank_score is not None:
             why = f"reranked {hit.rerank_score:.3f}; " + why
         text = hit.text if max_chars is None or len(hit.text) <= max_chars else hit.text[:max_chars] + " …"
-        body = f"    (found by: {why}; similarity {hit.similarity:.3f})\n"
+        body = f"    (document: {printable(hit.document)})\n" if hit.document else ""
+        body += f"    (found by: {why}; similarity {hit.similarity:.3f})\n"
         body += textwrap.fill(" ".join(text.split()), width=width, initial_indent="    ", subsequent_indent="    ")
         if hit.matched_question:
             body = f"    (matched question: {hit.matched_question})\n" + body

@@ -29,7 +29,9 @@ def also_in_map(manifest: Manifest) -> dict[str, list[AlsoIn]]:
 
 
 def exported_chunks(kb, manifest: Manifest, vectors: bool) -> list[ExportedChunk]:
-    table = kb.chunks_table(manifest).to_arrow().select([*COLUMNS, *(["vector"] if vectors else [])])
+    table = kb.chunks_table(manifest).to_arrow()
+    optional = [name for name in ("document",) if name in table.schema.names]  # absent in older KBs
+    table = table.select([*COLUMNS, *optional, *(["vector"] if vectors else [])])
     table = table.sort_by([("source", "ascending"), ("chunk_index", "ascending")])
     places = also_in_map(manifest)
     return [
@@ -52,6 +54,7 @@ def write_parquet(chunks: list[ExportedChunk], out: Path, dim: int | None) -> No
         ("chunk_index", pa.int32()),
         ("text", pa.string()),
         ("heading_path", pa.list_(pa.string())),
+        ("document", pa.string()),
         ("pages", pa.list_(pa.int32())),
         ("kinds", pa.list_(pa.string())),
         ("n_tokens", pa.int32()),

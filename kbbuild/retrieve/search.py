@@ -29,6 +29,7 @@ from kbbuild.store.schema import CHUNKS_TABLE, QUESTIONS_TABLE
 from kbbuild.text.segment import is_mostly_cjk, search_text
 
 CHUNK_COLUMNS = ["id", "source", "pages", "heading_path", "text", "vector"]
+OPTIONAL_COLUMNS = ["document"]  # absent from versions written before it existed
 Modes = ("vector", "fts", "hybrid")
 
 
@@ -75,6 +76,8 @@ class Searcher:
         self.embed_query = embed_query
         self.index = index or IndexSettings()
         self.chunks = pinned_table(db, CHUNKS_TABLE, manifest)
+        names = set(self.chunks.schema.names)
+        self.chunk_columns = CHUNK_COLUMNS + [name for name in OPTIONAL_COLUMNS if name in names]
         self.questions = None
         if QUESTIONS_TABLE in manifest.table_versions:
             self.questions = pinned_table(db, QUESTIONS_TABLE, manifest)
@@ -157,7 +160,7 @@ class Searcher:
         rerank_scores: dict[str, float] = {}
         if rerank is not None and ordered:
             pool = ordered[: max(rerank_candidates, k)]
-            passages = [" > ".join(c.row["heading_path"] or []) + "\n" + c.row["text"] for c in pool]
+            passages = [_passage(c.row) for c in pool]
             for candidate, score in zip(pool, rerank(text, passages), strict=True):
                 rerank_scores[candidate.row["id"]] = float(score)
             ordered = sorted(pool, key=lambda c: (-rerank_scores[c.row["id"]], c.row["id"]))
@@ -175,6 +178,7 @@ class Searcher:
                     source=row["source"],
                     pages=list(row["pages"] or []),
                     heading_path=list(row["heading_path"] or []),
+                    document=row.get("document") or "",
                     text=row["text"],
                     kb_version=self.manifest.kb_version,
                     matched_by=candidate.matches,
@@ -190,13 +194,13 @@ class Searcher:
         """(chunk id, score, chunk row or None, question text or None), best first, one per chunk."""
         if name == "vector":
             query = self._nearest(self.chunks, "chunks", vector)
-            rows = self._fetch(query, where, [*CHUNK_COLUMNS, "_distance"], limit)
+            rows = self._fetch(query, where, [*self.chunk_columns, "_distance"], limit)
             return [(r["id"], 1.0 - float(r["_distance"]), r, None) for r in rows]
         if name == "fts":
             if not words:
                 return []
             query = self.chunks.search(words, query_type="fts", fts_columns=FTS_COLUMN)
-            rows = self._fetch(query, where, [*CHUNK_COLUMNS, "_score"], limit)
+            rows = self._fetch(query, where, [*self.chunk_columns, "_score"], limit)
             return [(r["id"], float(r["_score"]), r, None) for r in rows]
         # A question list: more questions than chunks are fetched, several may share a chunk.
         if name == "question-vector":
@@ -246,7 +250,7 @@ class Searcher:
         for start in range(0, len(missing), 500):
             ids = ", ".join(_quote(cid) for cid in missing[start : start + 500])
             condition = _both(f"id IN ({ids})", where)
-            rows = self.chunks.search().where(condition).select(CHUNK_COLUMNS).limit(len(missing)).to_list()
+            rows = self.chunks.search().where(condition).select(self.chunk_columns).limit(len(missing)).to_list()
             for row in rows:
                 found[row["id"]].row = row
 
@@ -266,3 +270,9 @@ def _outside_quotes(text: str, char: str) -> bool:
         elif ch == char and not quoted:
             return True
     return False
+
+
+def _passage(row: dict) -> str:
+    """A chunk as the reranker reads it: whose document, where in it, then the text."""
+    head = [row.get("document") or "", " > ".join(row["heading_path"] or [])]
+    return "\n".join([*(line for line in head if line), row["text"]])

@@ -79,6 +79,7 @@ class RecordMetadata(BaseModel):
     source: str
     pages: list[int]
     heading_path: list[str]
+    document: str = ""  # whose document and for when ([chunk] document_context)
     chunk_id: str
     collection: str
     kb_version: int
@@ -258,6 +259,7 @@ def create_app(root: Path, settings: Settings, api_key: str | None, *, max_body:
                         source=hit.source,
                         pages=hit.pages,
                         heading_path=hit.heading_path,
+                        document=hit.document,
                         chunk_id=hit.chunk_id,
                         collection=body.knowledge_id.partition("@")[0] or "default",
                         kb_version=hit.kb_version,

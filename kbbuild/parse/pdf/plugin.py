@@ -214,7 +214,7 @@ def _garbled_notes(found: dict[int, _Garbled], pages: list[PageInfo]) -> list[st
 class PdfParser(Parser):
     name = PARSER_NAME
     # 3: spaces between CJK characters that the layout does not justify are removed (cjk_spacing).
-    version = f"3+pdfminer.six-{metadata.version('pdfminer.six')}"
+    version = f"4+pdfminer.six-{metadata.version('pdfminer.six')}"
     formats = frozenset({"pdf"})
     priority = 10
 
@@ -276,6 +276,7 @@ class PdfParser(Parser):
             pages=tuple(pages),
             title=title,
             warnings=tuple(warnings),
+            metadata=document_info(path, password),
         )
 
     def _ocr(
@@ -407,3 +408,24 @@ class PdfParser(Parser):
 @hookimpl
 def kbbuild_register_parsers(register) -> None:
     register(PdfParser())
+
+
+INFO_KEYS = ("Title", "Subject", "Author", "Keywords")
+
+
+def document_info(path: Path, password: str | None) -> dict[str, str]:
+    """The PDF's Info dictionary (title, subject, author, keywords), lower-case keys, empty ones left
+    out. Optional by nature: a file whose Info cannot be read simply has none."""
+    import pypdfium2
+
+    try:
+        pdf = pypdfium2.PdfDocument(str(path), password=password)
+    except Exception:  # the pages were read; a damaged Info is not worth failing over
+        return {}
+    try:
+        info = pdf.get_metadata_dict(skip_empty=True)
+    except Exception:
+        return {}
+    finally:
+        pdf.close()
+    return {key.lower(): " ".join(str(info[key]).split()) for key in INFO_KEYS if str(info.get(key, "")).strip()}

@@ -425,7 +425,7 @@ def _classify(
     )
     size_level = {size: min(index + 1, 6) for index, size in enumerate(big_sizes)}
     title_block = None
-    first_page = [b for b in blocks if b.page == 1 and b.size in size_level]
+    first_page = [b for b in blocks if b.page == 1 and b.size in size_level and _is_heading_shaped(b)]
     if first_page:
         title_block = max(first_page, key=lambda b: (b.size, -b.bbox[1]))
     deepest = len(size_level)
