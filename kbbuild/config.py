@@ -136,10 +136,9 @@ class LimitsSettings(_Section):
         default=2560,
         ge=0,
         description="Resident memory the whole run adds: every worker, and what the driver grows by (embedder, "
-        "queues). "
-        "When the run goes over it while several files are read, the file started last is stopped and read again "
-        "alone once the others are done; a file that goes over it alone fails with this limit. 0: no run limit, "
-        "only file_memory_mb per worker.",
+        "queues). When the run goes over it while several files are read, the file whose worker holds the most "
+        "is stopped and read again alone once the others are done; a file that goes over it alone fails with this "
+        "limit. 0: no run limit, only file_memory_mb per worker.",
     )
     pdf_pages: int = Field(default=20000, ge=1, description="PDFs with more pages are refused before any is read.")
     page_megapixels: float = Field(

@@ -14,7 +14,7 @@ Memory is enforced twice, because neither way is enough alone:
 The whole run is held to ``run_memory_mb`` by the same watchdog (``ParsePool._police_run``): the
 resident memory of every process the driver started, plus what the driver has grown by
 (``RunMeter``). Two files that each fit their worker's budget can still not fit the machine side by
-side; then the one started last is stopped and read again alone, which costs time, not the file.
+side; then the one whose worker holds the most is read again alone, which costs time, not the file.
 
 Not cgroups: a memory cgroup needs root or a systemd-delegated slice, which a CI runner, a container
 user or a laptop user rarely has; rlimits and a watchdog need nothing.

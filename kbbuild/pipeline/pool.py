@@ -278,9 +278,10 @@ class ParsePool:
 
     def _police_run(self) -> int:
         """Hold the whole run to ``run_memory_mb``. Files read side by side can together need more
-        than one can: the file started last (it has done the least) is stopped and read again once it
-        has the run to itself. A file that is alone, or that has already handed on parts (they are
-        written; it cannot start over), fails with the limit. Returns how many files failed."""
+        than the run has: the one whose worker holds the most (it is what pushed the run over; stopping
+        a small file would free little, and a fresh worker costs its start-up size) is stopped and read
+        again once it has the run to itself. A file that is alone, or that has already handed on parts
+        (they are written; it cannot start over), fails with the limit. Returns how many files failed."""
         budget = self.limits.run_memory_mb
         busy = [(slot, worker) for slot, worker in enumerate(self._pool) if worker.watch is not None]
         if not budget or not busy or self.meter is None:
@@ -288,9 +289,9 @@ class ParsePool:
         total = self.meter.used()
         if total <= budget * MB:
             return 0
-        slot, worker = max(busy, key=lambda pair: (pair[1].parts_sent == 0, pair[1].watch.started))
+        held = {slot: worker.watch.sample() for slot, worker in busy if worker.watch is not None}
+        slot, worker = max(busy, key=lambda pair: (pair[1].parts_sent == 0, held.get(pair[0], 0)))
         assert worker.watch is not None
-        worker.watch.sample()
         worker.watch.kill()
         if len(busy) > 1 and not worker.alone and worker.parts_sent == 0:
             self._replace(slot, None, put_back=True)
