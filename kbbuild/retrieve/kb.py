@@ -45,12 +45,13 @@ class SearchableKB(KB):
     def check_model_request(self, manifest: Manifest, requested: str, registry: Registry) -> None:
         """Refuse, before any model is loaded, to search with a model other than the KB's."""
         recorded = manifest.embedding
-        provider = registry.named("embedders", recorded.provider)
-        if provider.describe(requested) != recorded.name:
+        provider = registry.embedder_for("auto", requested)  # the provider that would load the requested model
+        asked = provider.describe(requested)
+        if asked != recorded.name:
             raise KBError(
                 f"KB version {manifest.kb_version} was built with {recorded.name} "
                 f"({recorded.dim} dims, {recorded.pooling} pooling); you asked to query with "
-                f"{provider.describe(requested)}. Vectors of different models are not comparable: "
+                f"{asked}. Vectors of different models are not comparable: "
                 "drop --embed-model to use the KB's own model, or rebuild the KB with "
                 f"`kbbuild ingest DOCS --kb {self.path} --full --embed-model {requested}`."
             )
