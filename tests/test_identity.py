@@ -28,7 +28,10 @@ def _document(name: str, elements: list[Element], metadata: dict[str, str] | Non
 def test_identity_is_gathered_from_headers_letterhead_properties_and_file_name():
     elements = [
         _element(ElementKind.PAGE_HEADER, "Northwind Pumps Inc. | Q3 2023 Form 10-Q", (40, 20, 560, 30)),
+        _element(ElementKind.PAGE_HEADER, "Northwind Pumps Inc. | Q3 2023 Form 10-Q", (40, 20, 560, 30), page=2),
+        _element(ElementKind.PAGE_HEADER, "Exhibit 31.1", (40, 20, 560, 30), page=2),  # on too few pages
         _element(ElementKind.PAGE_HEADER, "Table of Contents", (40, 35, 560, 45)),  # navigation: never identity
+        _element(ElementKind.PAGE_HEADER, "Table of Contents", (40, 35, 560, 45), page=2),
         _element(ElementKind.PAGE_NUMBER, "12", (290, 780, 310, 790)),
         _element(ElementKind.PARAGRAPH, "Condensed Consolidated Balance Sheets", (180, 60, 420, 80)),  # letterhead
         _element(ElementKind.PARAGRAPH, "A long body paragraph " * 8, (40, 100, 560, 200)),  # spans the text width
@@ -42,7 +45,7 @@ def test_identity_is_gathered_from_headers_letterhead_properties_and_file_name()
         "Quarterly report",
         "NWP 2023 Q3 10Q",
     )
-    numbered = document_identity(_document("772.pdf", elements[2:3]))  # a number is no name
+    numbered = document_identity(_document("772.pdf", elements[5:6]))  # a number is no name
     assert numbered == ()
 
 

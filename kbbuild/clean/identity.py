@@ -23,6 +23,7 @@ where it is embedded, indexed for full-text search and shown with every hit.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections import Counter
@@ -37,6 +38,7 @@ HEAD_LINES = 3  # lines from the head of the first page
 HEAD_WIDTH = 0.6  # a letterhead block is at most this share of the page width...
 HEAD_OFF_CENTRE = 0.1  # ...and its centre this close to the page's
 RUNNING_LINES = 2  # distinct running headers/footers
+RUNNING_SHARE = 0.25  # ...each on at least this share of the pages
 
 # Furniture that repeats on every page of many documents and says nothing about this one.
 _NAVIGATION = {
@@ -92,8 +94,10 @@ def _running_lines(document: Document) -> list[str]:
             key = furniture_key(text)
             pages.setdefault(key, set()).add(element.page or 0)
             first_seen.setdefault(key, text)
-    headers_first = Counter({key: len(seen) for key, seen in pages.items()})
-    return [first_seen[key] for key, _count in headers_first.most_common(RUNNING_LINES)]
+    # A line on a few pages of a long document runs over one part of it (an exhibit's header), not the whole.
+    needed = max(2, math.ceil(RUNNING_SHARE * len(document.pages))) if document.pages else 1
+    counts = Counter({key: len(seen) for key, seen in pages.items() if len(seen) >= needed})
+    return [first_seen[key] for key, _count in counts.most_common(RUNNING_LINES)]
 
 
 def _is_letterhead(element: Element, page: PageInfo) -> bool:

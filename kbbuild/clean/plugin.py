@@ -1,10 +1,11 @@
-"""Registers the built-in cleaners, in the order they run: furniture, line joining, quality, PII, identity."""
+"""Registers the built-in cleaners: characters, furniture, headings, quality, line joining, PII, identity."""
 
 from __future__ import annotations
 
 from collections import Counter
 
 from kbbuild.clean.furniture import strip_furniture
+from kbbuild.clean.headings import demote_false_headings
 from kbbuild.clean.identity import document_identity
 from kbbuild.clean.pii import redact
 from kbbuild.clean.quality import filter_quality
@@ -37,6 +38,21 @@ class FurnitureStripper(Cleaner):
             for e in document.elements
         )
         return document.model_copy(update={"elements": elements})
+
+
+class HeadingChecker(Cleaner):
+    """Turns cover-page banners and address lines that were read as headings back into paragraphs
+    (``clean.headings``): they would otherwise head every chunk of the document.
+
+    Runs after furniture stripping (order 6), on the headings that are left.
+    """
+
+    name = "check-headings"
+    version = "1"
+    order = 6
+
+    def clean(self, document: Document, settings: Settings) -> Document:
+        return demote_false_headings(document)[0]
 
 
 class QualityFilter(Cleaner):
@@ -160,6 +176,7 @@ class CharacterUnifier(Cleaner):
 def kbbuild_register_cleaners(register) -> None:
     register(CharacterUnifier())
     register(FurnitureStripper())
+    register(HeadingChecker())
     register(QualityFilter())
     register(LineJoiner())
     register(PiiRedactor())
