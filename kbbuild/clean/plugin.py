@@ -1,4 +1,5 @@
-"""Registers the built-in cleaners: characters, furniture, headings, quality, line joining, PII, identity."""
+"""Registers the built-in cleaners: characters, furniture, headings, quality, paragraphs, line joining, PII,
+identity."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections import Counter
 from kbbuild.clean.furniture import strip_furniture
 from kbbuild.clean.headings import demote_false_headings
 from kbbuild.clean.identity import document_identity
+from kbbuild.clean.paragraphs import rejoin_paragraphs
 from kbbuild.clean.pii import redact
 from kbbuild.clean.quality import filter_quality
 from kbbuild.config import Settings
@@ -123,6 +125,20 @@ class IdentityKeeper(Cleaner):
         return document.model_copy(update={"identity": identity})
 
 
+class ParagraphRejoiner(Cleaner):
+    """Joins paragraphs that wide line spacing split into one block per line (``clean.paragraphs``).
+
+    Runs on visual lines with their boxes (order 8), just before the line joiner decides how they meet.
+    """
+
+    name = "rejoin-paragraphs"
+    version = "1"
+    order = 8
+
+    def clean(self, document: Document, settings: Settings) -> Document:
+        return rejoin_paragraphs(document)[0]
+
+
 class LineJoiner(Cleaner):
     """Turns visual lines into running text and drops blocks left empty.
 
@@ -178,6 +194,7 @@ def kbbuild_register_cleaners(register) -> None:
     register(FurnitureStripper())
     register(HeadingChecker())
     register(QualityFilter())
+    register(ParagraphRejoiner())
     register(LineJoiner())
     register(PiiRedactor())
     register(IdentityKeeper())

@@ -1,6 +1,8 @@
 """PaddleOCR's models on ONNX Runtime, from the wheels that ship them (works offline).
 
-- text: PP-OCRv4 detection + recognition (+ the mobile direction classifier), rapidocr-onnxruntime
+- text: PP-OCRv6 small detection + recognition from the rapidocr 3.10 wheel (multilingual: Simplified
+  and Traditional Chinese, English, Japanese), or PP-OCRv4 from rapidocr-onnxruntime (Simplified
+  Chinese and English); both run by rapidocr-onnxruntime, with its mobile direction classifier
 - layout: PP-Structure CDLA layout model, rapid-layout
 - tables: SLANet-plus table structure, rapid-table
 
@@ -87,11 +89,44 @@ def quad_to_bbox(points) -> BBox:
     return BBox(x0=min(xs), y0=min(ys), x1=max(xs), y1=max(ys))
 
 
+V6_FILES = ("models/PP-OCRv6_det_small.onnx", "models/PP-OCRv6_rec_small.onnx")
+V6_DISTRIBUTION = "rapidocr==3.10.0"
+
+
+def v6_models() -> tuple[str, str] | None:
+    """The PP-OCRv6 small detection and recognition files the rapidocr 3.10 wheel ships (its character
+    list is inside the recognition model), found without importing that package: kbbuild runs them with
+    rapidocr-onnxruntime, and rapidocr is installed without its dependencies (they would bring a second
+    OpenCV)."""
+    if _missing("rapidocr", V6_DISTRIBUTION, V6_FILES) is not None:
+        return None
+    spec = importlib.util.find_spec("rapidocr")
+    assert spec is not None and spec.submodule_search_locations
+    root = Path(next(iter(spec.submodule_search_locations)))
+    det, rec = (str(root / name) for name in V6_FILES)
+    return det, rec
+
+
+def chosen_models(settings: OcrSettings) -> str:
+    """'pp-ocrv6' or 'pp-ocrv4': what ``[ocr] models`` means on this machine."""
+    if settings.models == "auto":
+        return "pp-ocrv6" if v6_models() is not None else "pp-ocrv4"
+    return settings.models
+
+
 @cache
-def _rapidocr(unclip_ratio: float, cuda: bool):
+def _rapidocr(unclip_ratio: float, cuda: bool, models: str):
     from rapidocr_onnxruntime import RapidOCR
 
-    return RapidOCR(det_unclip_ratio=unclip_ratio, det_use_cuda=cuda, cls_use_cuda=cuda, rec_use_cuda=cuda)
+    paths: dict[str, str] = {}
+    if models == "pp-ocrv6":
+        found = v6_models()
+        if found is None:
+            raise ConfigError(
+                f"[ocr] models = 'pp-ocrv6' needs the {V6_DISTRIBUTION} wheel (pip install --no-deps {V6_DISTRIBUTION})"
+            )
+        paths = {"det_model_path": found[0], "rec_model_path": found[1]}
+    return RapidOCR(det_unclip_ratio=unclip_ratio, det_use_cuda=cuda, cls_use_cuda=cuda, rec_use_cuda=cuda, **paths)
 
 
 @cache
@@ -124,23 +159,29 @@ class RapidOcr(OcrEngine):
 
     def __init__(self, settings: OcrSettings | None = None) -> None:
         self.settings = settings or OcrSettings()
+        self.models = chosen_models(self.settings)
+        self.version = f"{RapidOcr.version}+{self.models}"
 
     def configure(self, settings: OcrSettings) -> RapidOcr:
         return RapidOcr(settings)
 
     def unavailable_reason(self) -> str | None:
-        return _missing(
+        engine = _missing(
             "rapidocr_onnxruntime",
             "rapidocr-onnxruntime",
             ("models/ch_PP-OCRv4_det_infer.onnx", "models/ch_PP-OCRv4_rec_infer.onnx"),
         )
+        if engine is None and self.models == "pp-ocrv6" and v6_models() is None:
+            why = _missing("rapidocr", V6_DISTRIBUTION, V6_FILES) or "its model files are missing"
+            return f"[ocr] models = 'pp-ocrv6': {why} (pip install --no-deps {V6_DISTRIBUTION})"
+        return engine
 
     def device(self) -> str:
         return "cuda" if use_cuda(self.settings) else "cpu"
 
     def recognize(self, image: np.ndarray) -> list[OcrLine]:
         with _lock:
-            engine = _rapidocr(self.settings.unclip_ratio, use_cuda(self.settings))
+            engine = _rapidocr(self.settings.unclip_ratio, use_cuda(self.settings), self.models)
         result, _ = engine(image)
         return [
             OcrLine(text=str(text), bbox=quad_to_bbox(box), confidence=float(score))
