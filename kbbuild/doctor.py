@@ -113,7 +113,7 @@ def _model_checks(registry: Registry, settings: Settings, deep: bool) -> list[Ch
             provider = registered.configure(settings.ocr)
             reason = provider.unavailable_reason()
             configured = settings.ocr.enabled and provider.name == chosen
-            detail = reason or "package and model files present"
+            detail = reason or getattr(provider, "detail", None) or "package and model files present"
             ok = reason is None
             device = None
             if ok:

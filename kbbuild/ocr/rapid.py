@@ -179,6 +179,18 @@ class RapidOcr(OcrEngine):
     def device(self) -> str:
         return "cuda" if use_cuda(self.settings) else "cpu"
 
+    @property
+    def detail(self) -> str:
+        """What ``kbbuild doctor`` says about the models, when they can run."""
+        if self.models == "pp-ocrv6":
+            return "PP-OCRv6 text models (Simplified and Traditional Chinese, English) from the rapidocr wheel"
+        hint = (
+            ""
+            if self.settings.models == "pp-ocrv4"
+            else f"; for Traditional Chinese: pip install --no-deps {V6_DISTRIBUTION}"
+        )
+        return f"PP-OCRv4 text models (Simplified Chinese, English){hint}"
+
     def recognize(self, image: np.ndarray) -> list[OcrLine]:
         with _lock:
             engine = _rapidocr(self.settings.unclip_ratio, use_cuda(self.settings), self.models)
