@@ -42,6 +42,17 @@ class IngestSettings(_Section):
         description="Worker processes that parse, clean and chunk files while the driver embeds and writes; "
         "unset = one per core, 0 = everything in one process.",
     )
+    engine: Literal["local", "ray"] = Field(
+        default="local",
+        description="What parses, cleans and chunks the files: 'local', this machine's worker processes; 'ray', "
+        "a Ray cluster through Ray Data (pip install 'kbbuild[ray]'), with discovery, dedup, embedding and the one "
+        "commit on this machine.",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="engine 'ray': the cluster to join ('auto', 'ray://head:10001'); unset = a local Ray on this "
+        "machine's cores.",
+    )
     follow_links: bool = Field(
         default=False,
         description="Follow symbolic links that lead outside the input folder (refused by default, so that a "

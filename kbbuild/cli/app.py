@@ -153,6 +153,15 @@ def ingest(
             "(default: one per core; 0 = all in this process).",
         ),
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            help="local (worker processes on this machine) or ray (a Ray cluster; pip install 'kbbuild[ray]')."
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="With --engine ray: the cluster to join (auto, ray://head:10001).")
+    ] = None,
     follow_links: Annotated[
         bool,
         typer.Option(
@@ -220,6 +229,8 @@ def ingest(
             "ingest.follow_links": True if follow_links else None,
             "ingest.pdf_password_file": str(pdf_password_file) if pdf_password_file else None,
             "ingest.workers": workers,
+            "ingest.engine": engine,
+            "ingest.ray_address": ray_address,
             "clean.redact_pii": True if redact_pii else None,
             "clean.dedup": dedup,
             "ingest.progress": False if not (progress and sys.stderr.isatty()) else None,

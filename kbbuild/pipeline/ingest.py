@@ -37,6 +37,7 @@ from kbbuild.pipeline.pool import ParsePool
 from kbbuild.pipeline.prepare import PrepareTools, prepare_parts
 from kbbuild.pipeline.progress import Progress
 from kbbuild.pipeline.questions import QuestionStage
+from kbbuild.pipeline.ray_pool import RayPool
 from kbbuild.pipeline.write import FileTally, failed_record, ingested_record, write_rows
 from kbbuild.plugins import Registry, kbbuild_version, make_plugin_manager
 from kbbuild.providers import Embedder
@@ -241,10 +242,15 @@ def _start_pool(
     debug: bool,
     notes: list[str],
     spool_folder: Path,
-) -> ParsePool | None:
+) -> ParsePool | RayPool | None:
     """Start the parse workers (they load their tools while the driver loads the model), or None to
     prepare files in this process (``--workers 0``). A single file still goes to one worker, so that
     it is read under ``[limits]``; its worker may then read a long PDF with a page-range pool."""
+    if settings.ingest.engine == "ray" and todo:
+        ray_pool = RayPool(settings, extra_plugins, debug, address=settings.ingest.ray_address)
+        ray_pool.start(len(todo))
+        notes.append(f"--engine ray: files were parsed on Ray ({ray_pool.size} CPUs), under Ray's limits, not [limits]")
+        return ray_pool
     workers = min(worker_count(settings), len(todo))
     if workers and extra_plugins:
         try:
@@ -266,7 +272,7 @@ def _start_pool(
 
 
 def _prepared_files(
-    todo: list[SourceFile], pool: ParsePool | None, tools: PrepareTools, progress: Progress
+    todo: list[SourceFile], pool: ParsePool | RayPool | None, tools: PrepareTools, progress: Progress
 ) -> Iterator[PreparedFile]:
     """Prepared files in plan order, from the pool (which ``ingest`` closes) or from this process."""
     if pool is None:
@@ -344,7 +350,7 @@ def ingest(
         plan = make_plan(found, previous, fingerprint, full)
         plan.notes[:0] = model_notes
         records = [*found.failures, *plan.unreadable, *found.skipped, *plan.unchanged]
-        pool: ParsePool | None = None
+        pool: ParsePool | RayPool | None = None
 
         def report(version: int | None, code: ExitCode, writer: KBWriter | None, total: int) -> IngestReport:
             records.sort(key=lambda r: r.relpath)
