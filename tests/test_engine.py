@@ -105,9 +105,12 @@ def test_embedding_batches_are_filled_across_files(corpus, tmp_path, monkeypatch
         return recorded[-1]
 
     monkeypatch.setattr(plugin.FlagEmbeddingProvider, "load", load)
+    from kbbuild.config import DEFAULT_EMBED_MODEL
+
     settings = quiet_settings()
     settings.ingest.workers = 0
     settings.embed.batch_texts = 64
+    settings.embed.model = DEFAULT_EMBED_MODEL  # the corpus holds a Chinese file: "auto" would pick e5's provider
     report = ingest(corpus, tmp_path / "kb", settings)
     calls = recorded[0].calls
     files_with_chunks = sum(r.chunks > 0 for r in report.files)
