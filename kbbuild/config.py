@@ -152,12 +152,12 @@ class LimitsSettings(_Section):
         "huge allocation fails at once instead of outrunning the watchdog.",
     )
     run_memory_mb: int = Field(
-        default=2560,
+        default=2304,
         ge=0,
-        description="Resident memory the whole run adds: every worker, and what the driver grows by (embedder, "
-        "queues). When the run goes over it while several files are read, the file whose worker holds the most "
-        "is stopped and read again alone once the others are done; a file that goes over it alone fails with this "
-        "limit. 0: no run limit, only file_memory_mb per worker.",
+        description="Resident memory the files of a run may take together: every worker, and what the driver "
+        "grows by once its models are loaded (queues, batches). When the run goes over it while several files are "
+        "read, the file whose worker holds the most is stopped and read again alone once the others are done; a file "
+        "that goes over it alone fails with this limit. 0: no run limit, only file_memory_mb per worker.",
     )
     pdf_pages: int = Field(default=20000, ge=1, description="PDFs with more pages are refused before any is read.")
     page_megapixels: float = Field(

@@ -73,9 +73,9 @@ def test_the_hostile_corpus_cannot_take_the_batch_down(tmp_path):
     budget = LimitsSettings().file_memory_mb
     measured = [f["peak_memory_mb"] for f in report["files"] if f.get("peak_memory_mb") is not None]
     assert measured and max(measured) <= budget * 1.15, outcomes  # sampled every 0.1 s: a little overshoot
-    # The whole tree: the run's budget, plus the driver's size before its workers started (Python and
-    # kbbuild imported, which the budget does not count) and what one 0.1 s sample may miss.
-    assert peak < (LimitsSettings().run_memory_mb + 768) * MB, peak / MB
+    # The whole tree: the run's budget, plus what the budget does not count (Python, kbbuild and the
+    # embedder in the driver) and what one 0.1 s sample may miss: the 3 GB a 4 GB machine can give.
+    assert peak < 3072 * MB, peak / MB
 
     texts = _rows(kb, 2)
     assert any("港务局第三季度报告" in text for text in texts["gbk.txt"])

@@ -385,6 +385,8 @@ def ingest(
                 with timer.stage("load_model"):
                     embedder = registry.named("embedders", settings.embed.provider).load(settings.embed.model, settings)
                     questions.start()
+                if isinstance(pool, ParsePool) and pool.meter is not None:
+                    pool.meter.rebase()  # the run's memory budget is for the files, not the models
                 if previous is not None and not plan.rebuild:
                     questions.load_cache(kb, previous, {s.relpath for s in plan.todo})
                 with timer.stage("dedup"):

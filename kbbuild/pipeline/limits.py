@@ -12,8 +12,8 @@ Memory is enforced twice, because neither way is enough alone:
   files count too), which is why it is a backstop above the budget and not the budget itself.
 
 The whole run is held to ``run_memory_mb`` by the same watchdog (``ParsePool._police_run``): the
-resident memory of every process the driver started, plus what the driver has grown by
-(``RunMeter``). Two files that each fit their worker's budget can still not fit the machine side by
+resident memory of every process the driver started, plus what the driver has grown by since its
+models were loaded (``RunMeter``). Two files that each fit their worker's budget can still not fit the machine side by
 side; then the one whose worker holds the most is read again alone, which costs time, not the file.
 
 Not cgroups: a memory cgroup needs root or a systemd-delegated slice, which a CI runner, a container
@@ -101,6 +101,12 @@ class RunMeter:
     ingest in-process (a notebook, a test run, a service) is not charged for what it held before."""
 
     baseline: int = field(default_factory=lambda: psutil.Process().memory_info().rss)
+
+    def rebase(self) -> None:
+        """Count the driver from now: called once its models are loaded, so that the budget is what the
+        files take (workers, the driver's queues and batches), not the models the user chose (the
+        offline question model alone is about 1.2 GB)."""
+        self.baseline = psutil.Process().memory_info().rss
 
     def used(self) -> int:
         driver = psutil.Process()
