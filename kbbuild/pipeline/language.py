@@ -72,14 +72,13 @@ def _office_text(path: Path) -> str:
     return ""
 
 
-def _plain_text(path: Path) -> str:
-    from charset_normalizer import from_bytes
+def _plain_text(path: Path, fmt: str) -> str:
+    """Text, Markdown, HTML, mail: decoded as the text reader would (BOM, UTF-8, then detection)."""
+    from kbbuild.parse.markup.plaintext import detect_encoding
 
     with path.open("rb") as handle:
         raw = handle.read(SAMPLE_BYTES)
-    best = from_bytes(raw).best()
-    text = str(best) if best is not None else raw.decode("utf-8", "ignore")
-    return _TAG.sub(" ", text)
+    return _TAG.sub(" ", raw.decode(detect_encoding(raw, fmt), "ignore"))
 
 
 def sample_text(source: SourceFile) -> str:
@@ -90,7 +89,7 @@ def sample_text(source: SourceFile) -> str:
             return _pdf_text(path)
         if source.format in ("docx", "pptx", "xlsx"):
             return _office_text(path)
-        return _plain_text(path)
+        return _plain_text(path, source.format)
     except Exception:  # a sample, not a reading: the workers report what is wrong with the file
         return ""
 

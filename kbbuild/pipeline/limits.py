@@ -78,14 +78,10 @@ def out_of_memory_reason(limits: LimitsSettings | None) -> str:
     return f"{OUT_OF_MEMORY}: over the worker's limit ([limits] file_memory_mb = {limits.file_memory_mb})"
 
 
-def tree_rss(process: psutil.Process) -> int:
-    """Resident bytes of a process and its children (a file worker's page-range helpers)."""
+def _rss(processes: list[psutil.Process]) -> int:
+    """Resident bytes of ``processes``; one that ended meanwhile counts nothing."""
     total = 0
-    try:
-        family = [process, *process.children(recursive=True)]
-    except psutil.Error:
-        return 0
-    for member in family:
+    for member in processes:
         try:
             total += member.memory_info().rss
         except psutil.Error:
@@ -93,12 +89,21 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
+def tree_rss(process: psutil.Process) -> int:
+    """Resident bytes of a process and its children (a file worker's page-range helpers)."""
+    try:
+        return _rss([process, *process.children(recursive=True)])
+    except psutil.Error:
+        return 0
+
+
 @dataclass
 class RunMeter:
-    """What one ingest adds to the machine's resident memory: every process the driver started (its
-    workers and their helpers) and what the driver itself has grown by since the meter was made
-    (the embedder, the queues). Counted from a baseline rather than whole so that a program running
-    ingest in-process (a notebook, a test run, a service) is not charged for what it held before."""
+    """What the files of one ingest take: every process the driver started (its workers and their
+    helpers) and what the driver itself has grown by since its baseline (the meter's creation, then
+    ``rebase`` once the models are loaded: queues and batches count, the models do not). Counted from
+    a baseline rather than whole so that a program running ingest in-process (a notebook, a test
+    run, a service) is not charged for what it held before."""
 
     baseline: int = field(default_factory=lambda: psutil.Process().memory_info().rss)
 
@@ -115,13 +120,7 @@ class RunMeter:
             children = driver.children(recursive=True)
         except psutil.Error:
             return 0
-        total = max(0, own - self.baseline)
-        for child in children:
-            try:
-                total += child.memory_info().rss
-            except psutil.Error:
-                continue
-        return total
+        return max(0, own - self.baseline) + _rss(children)
 
 
 def kill_tree(process: psutil.Process) -> None:
