@@ -85,6 +85,14 @@ class ParseSettings(_Section):
     workers: int = Field(
         default=0, ge=0, description="Processes that read long PDFs page range by page range; 0 = one per core."
     )
+    pdf_window_pages: int = Field(
+        default=500,
+        ge=10,
+        description="A PDF with more pages is read in windows of at most this many (as even as can be): a worker "
+        "holds one window's pages, elements and chunks at a time, so its memory follows the window, not the file. "
+        "Heading levels and the body font carry over from the pages read before; running headers are found per "
+        "window.",
+    )
     heading_size_ratio: float = Field(
         default=1.15,
         gt=1.0,

@@ -214,6 +214,18 @@ class Document(_Record):
         description="Whose document this is and for when (running header, head of the first page, properties, "
         "file name), gathered by the identity cleaner: it survives furniture stripping in every chunk.",
     )
+    window: int = Field(
+        default=0,
+        ge=0,
+        description="Which window of its file this is (``parse.windows``): 0 for the first, or for a file read "
+        "whole. What is judged from a file's opening (cover banners, identity) is judged on window 0; later "
+        "windows carry what it found.",
+    )
+    continues: bool = Field(
+        default=False,
+        description="More windows of the same file follow this one: what can only be judged at a file's end "
+        "(a heading on page 1 that nothing closes is a cover banner) is left alone.",
+    )
 
     @property
     def pages_without_text(self) -> tuple[int, ...]:

@@ -381,3 +381,63 @@ def two_page_statement_pdf(path: Path, company: str, period: str, title: str | N
         pdf.showPage()
     pdf.save()
     return path
+
+
+_VESSELS = ("Aurora", "Borealis", "Calypso", "Dorado", "Equinox", "Fjord", "Galena", "Halcyon", "Isolde")
+_PORTS = ("Rotterdam", "Busan", "Santos", "Durban", "Valencia", "Tianjin", "Halifax")
+_CARGOES = ("grain", "steel coils", "timber", "containers", "bauxite")
+
+
+def long_report_pdf(path: Path, pages: int, chinese: bool = False) -> Path:
+    """A long report as real ones run: a title on page 1, a chapter heading every 50 pages and a
+    section heading every 10 (numbered, in larger type), a running header and a page counter on
+    every page, and one body paragraph per page that names its page and a vessel (so a test can find it)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    font = "Helvetica"
+    if chinese:
+        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+        font = "STSong-Light"
+    header = "远航物流集团 运营手册" if chinese else "Acme Logistics Group - Operations Manual"
+    width, height = A4
+    pdf = canvas.Canvas(str(path), pagesize=A4, pageCompression=1)
+    for page in range(1, pages + 1):
+        pdf.setFont(font, 9)
+        pdf.drawString(72, height - 40, header)
+        pdf.drawCentredString(width / 2, 30, f"第 {page} 页" if chinese else f"Page {page}")
+        y = height - 100
+        if page == 1:
+            pdf.setFont(font, 24)
+            pdf.drawString(72, y, "运营手册" if chinese else "Operations Manual")
+            y -= 50
+        if page % 50 == 1:
+            pdf.setFont(font, 18)
+            chapter = page // 50 + 1
+            pdf.drawString(
+                72, y, f"第{chapter}章 港区{chapter}" if chinese else f"Chapter {chapter}: Terminal {chapter}"
+            )
+            y -= 36
+        if page % 10 == 1:
+            pdf.setFont(font, 14)
+            group = page // 10 + 1
+            pdf.drawString(72, y, f"作业区{group}" if chinese else f"Berth group {group}")
+            y -= 28
+        pdf.setFont(font, 11)
+        vessel, port, cargo = (names[page % len(names)] for names in (_VESSELS, _PORTS, _CARGOES))
+        body = (
+            [f"{vessel}号自{port}港载{cargo}第{page}次靠泊，引航员在外锚地登轮，", f"缆绳系牢后记录编号{page * 7}。"]
+            if chinese
+            else [
+                f"The {vessel} from {port} with {cargo} made call {page}; pilots boarded at the outer anchorage",
+                f"and stayed on the bridge until the lines were fast (log entry {page * 7}).",
+            ]
+        )
+        for line in body:
+            pdf.drawString(72, y, line)
+            y -= 15
+        pdf.showPage()
+    pdf.save()
+    return path

@@ -35,6 +35,7 @@ _PAGE_NUMBER = re.compile(
 )
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100, "d": 500, "m": 1000}
 MIN_KEY_CHARS = 3  # "(c)", "项目": too little text to call a repeat a running header
+MAX_PAGE_GAP = 4  # pages from one occurrence of a running line to the next, at most
 OUTER_ROWS = 2  # rows of text at the top and at the bottom of a page where furniture may be
 
 _NOT_WORD = re.compile(r"[\W_]+")
@@ -52,6 +53,26 @@ def furniture_key(line: str) -> str:
     """What stays the same from page to page: case, punctuation and the digits of counters go."""
     text = _NOT_WORD.sub(" ", unicodedata.normalize("NFKC", line).casefold())
     return " ".join(_DIGITS.sub("#", text).split())
+
+
+def _longest_run(pages: set[int]) -> int:
+    """The most pages of ``pages`` in a row with at most ``MAX_PAGE_GAP`` between neighbours.
+
+    A running header runs: on every page, every other page (a book's verso), or around the odd
+    full-page figure. A line whose digit-blind key merely recurs ("Call 12 logged at ...", "Call 4071
+    logged at ...") does so far apart in a long document, and is body text however often it recurs."""
+    best = run = 0
+    previous = None
+    for page in sorted(pages):
+        run = run + 1 if previous is not None and page - previous <= MAX_PAGE_GAP else 1
+        best = max(best, run)
+        previous = page
+    return best
+
+
+def _exact_key(line: str) -> str:
+    """``furniture_key`` with the digits kept."""
+    return " ".join(_NOT_WORD.sub(" ", unicodedata.normalize("NFKC", line).casefold()).split())
 
 
 def _has_words(key: str) -> bool:
@@ -196,9 +217,11 @@ def find_furniture(document: Document, settings: CleanSettings) -> dict[tuple[in
     pages = len({e.page for e in document.elements if e.page is not None})
     candidates = _band_candidates(document, settings.furniture_band)
     seen: dict[tuple[str, str], set[int]] = defaultdict(set)
+    seen_exactly: dict[tuple[str, str], set[int]] = defaultdict(set)  # digits kept
     for candidate in candidates:
         if candidate.in_band:
             seen[(candidate.band, candidate.key)].add(candidate.page)
+            seen_exactly[(candidate.band, _exact_key(candidate.text))].add(candidate.page)
     needed = min(settings.furniture_min_pages, max(2, math.ceil(pages / 2)))
     first_title = next((i for i, e in enumerate(document.elements) if e.kind is ElementKind.TITLE), None)
     title_key = furniture_key(document.title) if document.title else None
@@ -208,9 +231,15 @@ def find_furniture(document: Document, settings: CleanSettings) -> dict[tuple[in
     for candidate in candidates:
         if candidate.element == first_title:
             continue  # the document's real title is content, even when the band repeats it
-        repeated = (
-            candidate.in_band and _has_words(candidate.key) and len(seen[(candidate.band, candidate.key)]) >= needed
+        # A heading repeats only as itself: "Note 3", "Note 4" opening pages are a numbered series of
+        # sections, while a running header in large type is the same text page after page.
+        heading = document.elements[candidate.element].kind is ElementKind.HEADING
+        group = (
+            seen_exactly[(candidate.band, _exact_key(candidate.text))]
+            if heading
+            else seen[(candidate.band, candidate.key)]
         )
+        repeated = candidate.in_band and _has_words(candidate.key) and _longest_run(group) >= needed
         echo = candidate.in_band and candidate.key == title_key and candidate.page != first_page
         # Too few pages to see numbers move: a number-shaped line in the outermost row will do.
         lone_number = (

@@ -9,7 +9,8 @@ into paragraphs (where the identity cleaner may still pick them up as the docume
 - **Banners**: a heading on the first page of a document of ``MIN_PAGES`` or more that no later
   heading of the same or a higher level ever closes. Its "section" would be the whole document:
   it is a second title, not a section. (A paper's "Abstract" and "1 Introduction" on page 1 are
-  closed by "2 Method" later and stay.)
+  closed by "2 Method" later and stay.) A file read in windows (``parse.windows``) is judged only
+  when its first window is its last: a heading its first window does not close may be closed later.
 - **Addresses**: a street number, words and a street type ("7601 Penn Avenue South"), or a Chinese
   address with its road and number (…路…號).
 """
@@ -50,8 +51,9 @@ def _as_paragraph(element: Element, why: str) -> Element:
 def demote_false_headings(document: Document) -> tuple[Document, int]:
     """The document with banner and address headings made paragraphs, and how many there were."""
     elements = list(document.elements)
-    headings = [i for i, e in enumerate(elements) if e.kind is ElementKind.HEADING]
-    pages = {e.page for e in elements if e.page is not None}
+    # Headings carried into a later window were judged in the window they came from.
+    headings = [i for i, e in enumerate(elements) if e.kind is ElementKind.HEADING and not e.meta.get("carried")]
+    pages = {e.page for e in elements if e.page is not None and not e.meta.get("carried")}
     first_page = min(pages, default=None)
     demoted = 0
     for index in headings:
@@ -60,7 +62,9 @@ def demote_false_headings(document: Document) -> tuple[Document, int]:
             elements[index] = _as_paragraph(element, "address")
             demoted += 1
             continue
-        if (len(document.pages) or len(pages)) < MIN_PAGES or element.page != first_page:
+        # A later window has no cover; a first window that more follow cannot tell whether nothing closes it.
+        opening = document.window == 0 and not document.continues and element.page == first_page
+        if (len(document.pages) or len(pages)) < MIN_PAGES or not opening:
             continue
         level = element.level or 1
         closed = any(

@@ -126,6 +126,7 @@ def prepare_parts(
     totals = _Totals()
     numbering = _Numbering()
     held: list[Chunk] | None = None  # the latest window's chunks: the last one goes out with the record
+    identity: tuple[str, ...] = ()
     stage = "parse"
     try:
         context = ParseContext(settings, on_page or (lambda _page: None), registry)
@@ -136,6 +137,10 @@ def prepare_parts(
             stage, started = "clean", time.perf_counter()
             for cleaner in registry.cleaners:
                 document = cleaner.clean(document, settings)
+            if number == 0:
+                identity = document.identity  # judged from the file's opening: every window carries it
+            else:
+                document = document.model_copy(update={"identity": identity})
             totals.seconds["clean"] += time.perf_counter() - started
             stage, started = "chunk", time.perf_counter()
             chunks = tools.chunker.chunk(document, settings, tools.count_tokens)

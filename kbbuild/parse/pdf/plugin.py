@@ -7,7 +7,7 @@ import os
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -21,8 +21,9 @@ from kbbuild.hookspecs import hookimpl
 from kbbuild.parse.pdf.garbled import UNREADABLE_SHARE, garbled_reason, unreadable_share
 from kbbuild.parse.pdf.ocr_page import OcrPageReader, OcrStack
 from kbbuild.parse.pdf.passwords import password_for
-from kbbuild.parse.pdf.textlayer import PARSER_NAME, read_text_layer
+from kbbuild.parse.pdf.textlayer import PARSER_NAME, FontStats, PdfFacts, open_pdf, read_text_layer
 from kbbuild.parse.reading_order import xy_cut_order
+from kbbuild.parse.windows import OpenHeadings, page_windows
 from kbbuild.plugins import Registry
 from kbbuild.providers import ParseContext, Parser
 from kbbuild.records import BBox, Document, Element, ElementKind, ExtractionMethod, PageInfo, SourceFile
@@ -219,53 +220,111 @@ class PdfParser(Parser):
     priority = 10
 
     def parse(self, source: SourceFile, context: ParseContext) -> Document:
+        """The whole file as one Document, however long (``parse_windows`` reads a long one in windows)."""
+        return next(self._documents(source, context, window_pages=None))
+
+    def parse_windows(self, source: SourceFile, context: ParseContext) -> Iterator[Document]:
+        """A PDF longer than ``[parse] pdf_window_pages`` as consecutive windows of pages, one held
+        at a time; a shorter one whole."""
+        yield from self._documents(source, context, context.settings.parse.pdf_window_pages)
+
+    def _documents(self, source: SourceFile, context: ParseContext, window_pages: int | None) -> Iterator[Document]:
+        """The file's windows (one, when ``window_pages`` is None or the file is no longer). The file is
+        opened once; the outline, the font statistics, the title, the headings open at a cut and the
+        Info properties pass from each window to the next. A file pdfminer cannot follow is read from a
+        copy pdfium repaired, from the window that found out onwards."""
         settings = context.settings
         path = Path(source.path)
-        workers = settings.parse.workers or os.cpu_count() or 1
         password = password_for(source.relpath, settings.ingest.pdf_password_file)
-        warnings: list[str] = []
+        with ExitStack() as stack:
+            target = path
 
-        def read(target: Path) -> tuple[list[Element], list[PageInfo], str | None]:
-            return read_text_layer(
-                target,
-                settings.parse.heading_size_ratio,
-                context.on_page,
-                workers,
-                settings.parse.text_engine,
-                max_pages=settings.limits.pdf_pages,
-                password=password,
-            )
-
-        try:
-            elements, pages, title = read(path)
-        except InputError as error:
-            if not str(error).startswith("corrupt PDF"):
-                raise
-            with repaired_copy(path, password) as copy:
+            def repaired(error: InputError) -> Path:
+                if target != path or not str(error).startswith("corrupt PDF"):
+                    raise error
+                copy = stack.enter_context(repaired_copy(path, password))
                 if copy is None:
-                    raise
-                elements, pages, title = read(copy)
-            damage = str(error).removeprefix("corrupt PDF: ")
-            warnings.append(f"the PDF is damaged ({damage}); it was read from a copy pdfium repaired, as viewers do")
-        elements, pages, garbled = _drop_garbled(elements, pages)
+                    raise error
+                return copy
+
+            def damaged(error: InputError) -> str:
+                damage = str(error).removeprefix("corrupt PDF: ")
+                return f"the PDF is damaged ({damage}); it was read from a copy pdfium repaired, as viewers do"
+
+            notes: list[str] = []
+            try:
+                facts = open_pdf(target, password, settings.limits.pdf_pages)
+            except InputError as error:
+                target = repaired(error)
+                facts = open_pdf(target, password, settings.limits.pdf_pages)
+                notes.append(damaged(error))
+            windows = page_windows(facts.pages, window_pages or facts.pages)
+            reading = _WindowReading(facts, FontStats(), document_info(path, password), password)
+            headings = OpenHeadings()
+            title: str | None = None
+            for number, pages in enumerate(windows):
+                try:
+                    document = self._read_window(source, target, pages, reading, context)
+                except InputError as error:
+                    target = repaired(error)
+                    reading.facts = open_pdf(target, password, settings.limits.pdf_pages)
+                    document = self._read_window(source, target, pages, reading, context)
+                    notes.append(damaged(error))
+                title = document.title if number == 0 else title
+                carried = headings.carried()
+                for element in document.elements:
+                    headings.see(element)
+                yield document.model_copy(
+                    update={
+                        "elements": (*carried, *document.elements),
+                        "title": title,
+                        "warnings": (*notes, *document.warnings),
+                        "window": number,
+                        "continues": number < len(windows) - 1,
+                    }
+                )
+                notes = []
+
+    def _read_window(
+        self, source: SourceFile, target: Path, pages: tuple[int, int], reading: _WindowReading, context: ParseContext
+    ) -> Document:
+        """Pages ``first..last`` of ``target``: the text layer, then OCR where it is missing or nonsense,
+        then (on a short document) the layout model's furniture and (if asked) the text in figures."""
+        settings = context.settings
+        password = reading.password
+        warnings: list[str] = []
+        elements, page_facts, title = read_text_layer(
+            target,
+            settings.parse.heading_size_ratio,
+            context.on_page,
+            settings.parse.workers or os.cpu_count() or 1,
+            settings.parse.text_engine,
+            password=password,
+            pages=pages,
+            facts=reading.facts,
+            fonts=reading.fonts,
+        )
+        elements, page_facts, garbled = _drop_garbled(elements, page_facts)
         title_dropped = title is not None and not any(e.kind is ElementKind.TITLE for e in elements)
-        need_ocr = [p for p in pages if p.needs_ocr or p.number in garbled]
+        need_ocr = [p for p in page_facts if p.needs_ocr or p.number in garbled]
         if need_ocr:
             keep_text = frozenset(n for n, g in garbled.items() if g.partial)
-            elements, pages, ocr_warnings = self._ocr(path, elements, pages, need_ocr, context, keep_text, password)
+            elements, page_facts, ocr_warnings = self._ocr(
+                target, elements, page_facts, need_ocr, context, keep_text, password
+            )
             warnings.extend(ocr_warnings)
         if garbled:
-            warnings.extend(_garbled_notes(garbled, pages))
+            warnings.extend(_garbled_notes(garbled, page_facts))
             if title_dropped:  # it was nonsense: the first heading OCR found on page 1, if any
                 title = next(
                     (" ".join(e.text.split()) for e in elements if e.page == 1 and e.kind is ElementKind.HEADING), None
                 )
-        short = len(pages) <= settings.clean.layout_furniture_pages
+        short = reading.facts.pages <= settings.clean.layout_furniture_pages
         if short and settings.clean.strip_furniture and settings.ocr.enabled and settings.ocr.layout:
-            elements, layout_warnings = self._layout_furniture(path, elements, pages, context, password)
+            elements, layout_warnings = self._layout_furniture(target, elements, page_facts, context, password)
             warnings.extend(layout_warnings)
         if settings.ocr.enabled and settings.ocr.figures:
-            elements, figure_warnings = self._ocr_figures(path, elements, pages, context, password)
+            elements, figure_warnings = self._ocr_figures(target, elements, page_facts, context, password)
             warnings.extend(figure_warnings)
             if title_dropped:  # it was nonsense: the first heading OCR found on page 1, if any
                 title = next((e.text for e in elements if e.page == 1 and e.kind is ElementKind.HEADING), None)
@@ -273,10 +332,10 @@ class PdfParser(Parser):
             source=source,
             parser=self.name,
             elements=tuple(elements),
-            pages=tuple(pages),
+            pages=tuple(page_facts),
             title=title,
             warnings=tuple(warnings),
-            metadata=document_info(path, password),
+            metadata=reading.metadata,
         )
 
     def _ocr(
@@ -403,6 +462,16 @@ class PdfParser(Parser):
                 )
             out.append(element)
         return out, notes
+
+
+@dataclass
+class _WindowReading:
+    """What every window of one PDF is read with, and what the windows read before it have learned."""
+
+    facts: PdfFacts
+    fonts: FontStats
+    metadata: dict[str, str]
+    password: str | None
 
 
 @hookimpl

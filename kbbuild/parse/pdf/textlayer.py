@@ -17,7 +17,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pdfplumber
@@ -192,7 +193,29 @@ def _read_page(page, number: int) -> _PageParts:
     return _parts(layout, number, tables, _image_boxes(layout))
 
 
-def _read_page_fast(pdfium_page, plumber_page, number: int) -> _PageParts:
+class _PlumberPages:
+    """pdfplumber's pages of one page range, opened only when a page needs them (a table to find,
+    or a page pdfium cannot read): opening walks the whole page tree, 2 s on a 10,000-page PDF, which
+    every window of it would pay again."""
+
+    def __init__(self, path: str, first: int, last: int, password: str | None) -> None:
+        self._args = (path, first, last, password)
+        self._pdf: pdfplumber.PDF | None = None
+        self._pages: dict = {}
+
+    def page(self, number: int):
+        if self._pdf is None:
+            path, first, last, password = self._args
+            self._pdf = pdfplumber.open(path, laparams=LAPARAMS, password=password or "", pages=range(first, last + 1))
+            self._pages = {page.page_number: page for page in self._pdf.pages}
+        return self._pages[number]
+
+    def close(self) -> None:
+        if self._pdf is not None:
+            self._pdf.close()
+
+
+def _read_page_fast(pdfium_page, plumber: _PlumberPages, number: int) -> _PageParts:
     """One page from pdfium's characters and paths through pdfminer's layout analysis; when it
     shows a table signal, pdfplumber's finder runs on that same layout (handed over as the
     page's layout, so pdfminer never interprets the page)."""
@@ -202,6 +225,7 @@ def _read_page_fast(pdfium_page, plumber_page, number: int) -> _PageParts:
     signal = table_signal(layout)
     tables: list[TextTable] = []
     if signal.worth_looking:
+        plumber_page = plumber.page(number)
         plumber_page._layout = layout
         plumber_page._objects = plumber_objects(plumber_page, layout)
         tables = find_tables(plumber_page, signal)
@@ -248,24 +272,24 @@ def _read_range(
     """Pages first..last of one PDF: the unit of work of a parse worker process."""
     parts = []
     pdfium_doc = pypdfium2.PdfDocument(path, password=password) if engine == "pdfium" else None
+    plumber = _PlumberPages(path, first, last, password)
     try:
-        with pdfplumber.open(path, laparams=LAPARAMS, password=password or "") as pdf:
-            pages = pdf.pages
-            for number in range(first, last + 1):
-                part = None
-                if pdfium_doc is not None:
-                    try:
-                        part = _read_page_fast(pdfium_doc[number - 1], pages[number - 1], number)
-                    except pypdfium2.PdfiumError:
-                        part = None  # pdfminer may still read what pdfium cannot
-                if part is None:
-                    page = pages[number - 1]
-                    part = _read_page(page, number)
-                    page.close()  # drop pdfplumber's per-page caches: memory stays per page
-                parts.append(part)
-                if on_page is not None:
-                    on_page(number)
+        for number in range(first, last + 1):
+            part = None
+            if pdfium_doc is not None:
+                try:
+                    part = _read_page_fast(pdfium_doc[number - 1], plumber, number)
+                except pypdfium2.PdfiumError:
+                    part = None  # pdfminer may still read what pdfium cannot
+            if part is None:
+                page = plumber.page(number)
+                part = _read_page(page, number)
+                page.close()  # drop pdfplumber's per-page caches: memory stays per page
+            parts.append(part)
+            if on_page is not None:
+                on_page(number)
     finally:
+        plumber.close()
         if pdfium_doc is not None:
             pdfium_doc.close()
     return parts
@@ -291,10 +315,16 @@ def _executor(workers: int) -> ProcessPoolExecutor:
 
 
 def _read_parallel(
-    path: Path, count: int, workers: int, engine: str, on_page: Callable[[int], None], password: str | None = None
+    path: Path,
+    pages: tuple[int, int],
+    workers: int,
+    engine: str,
+    on_page: Callable[[int], None],
+    password: str | None = None,
 ) -> list[_PageParts]:
-    size = max(4, math.ceil(count / (workers * 3)))
-    ranges = [(first, min(first + size - 1, count)) for first in range(1, count + 1, size)]
+    first, last = pages
+    size = max(4, math.ceil((last - first + 1) / (workers * 3)))
+    ranges = [(start, min(start + size - 1, last)) for start in range(first, last + 1, size)]
     try:
         pool = _executor(workers)
         futures = {pool.submit(_read_range, str(path), a, b, engine, None, password): a for a, b in ranges}
@@ -336,25 +366,11 @@ def _open(path: Path, password: str | None = None) -> tuple[dict[str, int], int]
         raise InputError(f"corrupt PDF: its page tree cannot be read ({detail})") from None
 
 
-def _read_pages(
-    path: Path,
-    on_page: Callable[[int], None],
-    workers: int = 1,
-    engine: str = "pdfium",
-    max_pages: int | None = None,
-    password: str | None = None,
-) -> tuple[list[_PageParts], dict[str, int]]:
-    """Every page's blocks, tables, figures and facts. Long documents are read by ``workers``
-    processes in page ranges; layout analysis is pure Python, so this is what uses the cores."""
-    parts: list[_PageParts] = []
+@contextmanager
+def _as_input_errors(password: str | None) -> Iterator[None]:
+    """What pdfminer, pdfplumber and pdfium raise about a file, said as what is wrong with it."""
     try:
-        outline, count = _open(path, password)
-        if max_pages is not None and count > max_pages:
-            raise InputError(f"the PDF has {count} pages, over the limit ([limits] pdf_pages = {max_pages})")
-        if workers > 1 and count >= PARALLEL_MIN_PAGES:
-            parts = _read_parallel(path, count, workers, engine, on_page, password)
-        elif count:
-            parts = _read_range(str(path), 1, count, engine, on_page, password)
+        yield
     except InputError:
         raise
     except Exception as raw:
@@ -373,17 +389,75 @@ def _read_pages(
                 raise InputError(_encrypted(password, "pdfium")) from None
             raise InputError(f"corrupt PDF: {str(error).rstrip('.')}") from None
         raise
+
+
+@dataclass(frozen=True)
+class PdfFacts:
+    """What is known of a PDF before any page is read."""
+
+    outline: dict[str, int]  # bookmark titles -> heading level
+    pages: int
+
+
+def open_pdf(path: Path, password: str | None = None, max_pages: int | None = None) -> PdfFacts:
+    """The outline and page count, with every page-count limit and structural failure said as an
+    ``InputError`` before any page is read."""
+    with _as_input_errors(password):
+        outline, count = _open(path, password)
+    if max_pages is not None and count > max_pages:
+        raise InputError(f"the PDF has {count} pages, over the limit ([limits] pdf_pages = {max_pages})")
+    if not count:
+        raise InputError("corrupt PDF: no pages found")
+    return PdfFacts(outline, count)
+
+
+def _read_pages(
+    path: Path,
+    pages: tuple[int, int],
+    on_page: Callable[[int], None],
+    workers: int = 1,
+    engine: str = "pdfium",
+    password: str | None = None,
+) -> list[_PageParts]:
+    """The blocks, tables, figures and facts of pages ``first..last``. A long range is read by
+    ``workers`` processes in sub-ranges; layout analysis is pure Python, so this is what uses the cores."""
+    first, last = pages
+    with _as_input_errors(password):
+        if workers > 1 and last - first + 1 >= PARALLEL_MIN_PAGES:
+            parts = _read_parallel(path, pages, workers, engine, on_page, password)
+        else:
+            parts = _read_range(str(path), first, last, engine, on_page, password)
     if not parts:
         raise InputError("corrupt PDF: no pages found")
-    return parts, outline
+    return parts
 
 
-def _body_size(blocks: list[_Block]) -> float:
-    """The font size carrying the most characters is the body text size."""
-    weights: Counter[float] = Counter()
-    for block in blocks:
-        weights[block.size] += block.n_chars
-    return weights.most_common(1)[0][0] if weights else 0.0
+@dataclass
+class FontStats:
+    """The font sizes of a document's text so far: characters per size (the body size is the one
+    that carries most) and the sizes of heading-shaped blocks. A long PDF read window by window is
+    classified against every page read before, not one window alone, so its body size and heading
+    levels stay the document's (a size first seen late can still shift the levels after it)."""
+
+    chars_by_size: Counter[float] = field(default_factory=Counter)
+    heading_sizes: set[float] = field(default_factory=set)
+
+    def add(self, blocks: list[_Block]) -> None:
+        for block in blocks:
+            self.chars_by_size[block.size] += block.n_chars
+            if _is_heading_shaped(block):
+                self.heading_sizes.add(block.size)
+
+    @property
+    def body(self) -> float:
+        """The font size carrying the most characters is the body text size."""
+        return self.chars_by_size.most_common(1)[0][0] if self.chars_by_size else 0.0
+
+    def size_levels(self, heading_ratio: float) -> dict[float, int]:
+        """Heading level per font size: the largest heading-shaped size is level 1."""
+        body = self.body
+        big = sorted((size for size in self.heading_sizes if body and size >= body * heading_ratio), reverse=True)
+        return {size: min(index + 1, 6) for index, size in enumerate(big)}
 
 
 def _numbering_level(text: str) -> int | None:
@@ -414,16 +488,12 @@ def _is_heading_shaped(block: _Block) -> bool:
 
 
 def _classify(
-    blocks: list[_Block], heading_ratio: float, outline: dict[str, int]
+    blocks: list[_Block], heading_ratio: float, outline: dict[str, int], fonts: FontStats
 ) -> list[tuple[_Block, ElementKind, int | None]]:
     """Title, headings with levels, paragraphs. Bookmarks are the author's own table of contents,
-    so they decide first; then font size relative to the body text, then numbering."""
-    body = _body_size(blocks)
-    big_sizes = sorted(
-        {b.size for b in blocks if body and b.size >= body * heading_ratio and _is_heading_shaped(b)},
-        reverse=True,
-    )
-    size_level = {size: min(index + 1, 6) for index, size in enumerate(big_sizes)}
+    so they decide first; then font size relative to the body text (``fonts``: the document's so far,
+    these blocks included), then numbering."""
+    size_level = fonts.size_levels(heading_ratio)
     title_block = None
     first_page = [b for b in blocks if b.page == 1 and b.size in size_level and _is_heading_shaped(b)]
     if first_page:
@@ -536,12 +606,23 @@ def read_text_layer(
     engine: str = "pdfium",
     max_pages: int | None = None,
     password: str | None = None,
+    *,
+    pages: tuple[int, int] | None = None,
+    facts: PdfFacts | None = None,
+    fonts: FontStats | None = None,
 ) -> tuple[list[Element], list[PageInfo], str | None]:
     """Elements in reading order (XY-cut per page), page facts, and the document title if one
     stands out. Tables become table elements (Markdown text, HTML alongside) and their cells are
-    kept out of the prose; figures become figure elements with their captions attached."""
-    parts, outline = _read_pages(path, on_page, workers, engine, max_pages, password)
-    classified = _classify([b for part in parts for b in part.blocks], heading_ratio, outline)
+    kept out of the prose; figures become figure elements with their captions attached.
+
+    ``pages`` (first, last) reads one window of a long PDF; ``facts`` and ``fonts`` are then the
+    ones its earlier windows used, so that the file is opened once and classified as one document."""
+    facts = facts or open_pdf(path, password, max_pages)
+    parts = _read_pages(path, pages or (1, facts.pages), on_page, workers, engine, password)
+    blocks = [b for part in parts for b in part.blocks]
+    fonts = fonts if fonts is not None else FontStats()
+    fonts.add(blocks)
+    classified = _classify(blocks, heading_ratio, facts.outline, fonts)
     kinds = {id(block): (kind, level) for block, kind, level in classified}
     elements: list[Element] = []
     for part in parts:
