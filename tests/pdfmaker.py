@@ -441,3 +441,54 @@ def long_report_pdf(path: Path, pages: int, chinese: bool = False) -> Path:
         pdf.showPage()
     pdf.save()
     return path
+
+
+def column_statement_pdf(path: Path) -> Path:
+    """An unruled cash-flow statement set as a Taiwanese filing sets it: labels on a 14 pt pitch,
+    each period's amounts right-aligned far to the right (so layout analysis makes a box per column),
+    period headers a little above, the opening parenthesis of a negative amount set apart from it,
+    a paragraph of notes below, and beside that on the lower half a two-column passage of prose
+    (which must stay prose)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    _, height = A4
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.setFont("STSong-Light", 10)
+    top = height - 100
+    pdf.drawRightString(420, top, "112年1至3月")
+    pdf.drawRightString(530, top, "111年1至3月")
+    rows = [
+        ("現金流量表", None, None),
+        ("營業活動之淨現金流入", "3,465,093", "5,386,162"),
+        ("投資活動之淨現金流出", "(4,844,175)", "(3,395,771)"),
+        ("籌資活動之淨現金流出", "(2,967,049)", "(3,929,730)"),
+        ("本期現金及約當現金減少數", "(4,457,907)", "(1,142,394)"),
+        ("期末現金及約當現金餘額", "44,082,471", "44,506,092"),
+    ]
+    y = top - 16
+    for label, now, before in rows:
+        pdf.drawString(110, y, label)
+        for right, amount in ((420, now), (530, before)):
+            if amount is None:
+                continue
+            if amount.startswith("("):
+                pdf.drawString(right - 100, y, "(")  # the parenthesis sits apart, by the column's left edge
+                amount = amount[1:]
+            pdf.drawRightString(right, y, amount)
+        y -= 14
+    y -= 30
+    pdf.drawString(72, y, "註：本表金額以新台幣仟元為單位，各項目之說明請詳附註六。")
+    y -= 60
+    left = ["The terminal handled 1,204 calls in the quarter.", "Berth 4 was closed for dredging.", "Crane 7 is new."]
+    right = ["Pilots board at the outer anchorage.", "The roster is posted on Friday.", "Tugs are booked a day ahead."]
+    for a, b in zip(left, right, strict=True):
+        pdf.drawString(72, y, a)
+        pdf.drawString(320, y, b)
+        y -= 14
+    pdf.showPage()
+    pdf.save()
+    return path

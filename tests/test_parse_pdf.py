@@ -100,7 +100,9 @@ def test_numbers_in_a_large_font_are_not_headings():
     from kbbuild.parse.pdf.textlayer import _Block, _is_heading_shaped
 
     def block(text):
-        return _Block(page=1, lines=[text], bbox=(0, 0, 1, 1), size=14, bold=True, n_chars=len(text))
+        return _Block(
+            page=1, lines=[text], bbox=(0, 0, 1, 1), size=14, bold=True, n_chars=len(text), line_boxes=[(0, 0, 1, 1)]
+        )
 
     assert not _is_heading_shaped(block("933 $"))
     assert not _is_heading_shaped(block("2,345.6"))

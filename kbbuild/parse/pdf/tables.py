@@ -89,7 +89,7 @@ def _fold_currency(row: list[str]) -> list[str]:
     return out
 
 
-def _clean(rows: list[list[str | None]]) -> list[list[str]]:
+def clean_rows(rows: list[list[str | None]]) -> list[list[str]]:
     cleaned = [_fold_currency([squeeze_cjk_spaces(" ".join((cell or "").split())) for cell in row]) for row in rows]
     cleaned = [row for row in cleaned if any(row)]
     if not cleaned:
@@ -251,7 +251,7 @@ def find_tables(page, signal: TableSignal) -> list[TextTable]:
             ruled = strategy == "lines"
             if not ruled:  # columns from whitespace, so that no word is cut in two
                 raw = _extract_by_whitespace(page, bbox) or []
-            rows = _clean(raw)
+            rows = clean_rows(raw)
             if (ruled and len(rows) >= 2 and len(rows[0]) >= 2) or (not ruled and _looks_like_data(rows)):
                 found.append(TextTable(rows, header_row_count(rows), bbox, strategy))
         if found:

@@ -31,10 +31,11 @@ from pdfminer.psparser import PSEOF, PSException
 from pdfplumber.utils.exceptions import PdfminerException
 
 from kbbuild.errors import InputError
+from kbbuild.parse.pdf.aligned import aligned_tables
 from kbbuild.parse.pdf.cjk_spacing import line_text
 from kbbuild.parse.pdf.pdfium_chars import read_page as read_pdfium_page
 from kbbuild.parse.pdf.plumber_objects import plumber_objects
-from kbbuild.parse.pdf.tables import TextTable, find_tables, table_signal
+from kbbuild.parse.pdf.tables import TextTable, clean_rows, find_tables, header_row_count, table_signal
 from kbbuild.parse.reading_order import xy_cut_order
 from kbbuild.records import BBox, Element, ElementKind, ExtractionMethod, PageInfo
 from kbbuild.text.tables import to_html, to_markdown
@@ -78,6 +79,7 @@ class _Block:
     size: float
     bold: bool
     n_chars: int
+    line_boxes: list[tuple[float, float, float, float]]  # one per line, pdfminer coordinates
 
     @property
     def text(self) -> str:
@@ -110,15 +112,17 @@ def _blocks_of_box(box: LTTextBox, page: int, skip: list[tuple[float, float, flo
         if not text.strip():
             continue
         size, bold, n_chars = _line_font(line)
+        box = (line.x0, line.y0, line.x1, line.y1)
         if current is not None and (current.size, current.bold) == (size, bold):
             current.lines.append(text)
+            current.line_boxes.append(box)
             x0, y0, x1, y1 = current.bbox
             current.bbox = (min(x0, line.x0), min(y0, line.y0), max(x1, line.x1), max(y1, line.y1))
             current.n_chars += n_chars
             continue
         if current is not None:
             yield current
-        current = _Block(page, [text], (line.x0, line.y0, line.x1, line.y1), size, bold, n_chars)
+        current = _Block(page, [text], box, size, bold, n_chars, [box])
     if current is not None:
         yield current
 
@@ -157,11 +161,22 @@ def _parts(
     images: list[tuple[float, float, float, float]],
 ) -> _PageParts:
     height = layout.height
-    # pdfplumber boxes are top-left origin; lines inside a table belong to the table, not to prose.
-    table_boxes = [(t.bbox[0], height - t.bbox[3], t.bbox[2], height - t.bbox[1]) for t in tables]
+    # Lines inside a table belong to the table, not to prose. Ruled tables are settled first; a table
+    # found by whitespace alone competes with the column blocks of an unruled statement (``aligned``).
+    ruled = [t for t in tables if t.strategy != "text"]
     blocks = [
-        block for item in layout if isinstance(item, LTTextBox) for block in _blocks_of_box(item, number, table_boxes)
+        block
+        for item in layout
+        if isinstance(item, LTTextBox)
+        for block in _blocks_of_box(item, number, [_pdfminer_box(t, height) for t in ruled])
     ]
+    statements = [s for s in _statement_tables(blocks, height) if not any(_boxes_meet(s.bbox, t.bbox) for t in ruled)]
+    unruled = [t for t in tables if t.strategy == "text" and not _outdone(t, statements)]
+    statements = [s for s in statements if not any(_boxes_meet(s.bbox, t.bbox) for t in unruled)]
+    members = {id(block) for table in statements for block in table.blocks}
+    blocks = [block for block in blocks if id(block) not in members]
+    blocks = _without_lines_inside(blocks, [_pdfminer_box(t, height) for t in unruled])
+    tables = [*ruled, *unruled, *statements]
     n_chars = sum(block.n_chars for block in blocks) + sum(len("".join(map(str, r))) for t in tables for r in t.rows)
     page_text = "".join(block.text for block in blocks)
     unmapped = sum(len(m) for m in _UNMAPPED.findall(page_text)) + page_text.count("\ufffd")
@@ -183,6 +198,69 @@ def _parts(
         garbage_ratio=round(min(garbage, 1.0), 4),
     )
     return _PageParts(blocks, tables, figures, info)
+
+
+@dataclass(frozen=True)
+class _StatementTable(TextTable):
+    blocks: tuple[_Block, ...] = ()  # the column blocks it replaces
+
+
+def _pdfminer_box(table: TextTable, height: float) -> tuple[float, float, float, float]:
+    """A table's top-left-origin box in pdfminer's bottom-left coordinates."""
+    return table.bbox[0], height - table.bbox[3], table.bbox[2], height - table.bbox[1]
+
+
+def _boxes_meet(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
+def _outdone(table: TextTable, statements: list[_StatementTable]) -> bool:
+    """A whitespace table over the same place as a statement rebuilt from its column blocks, with
+    no more columns: pdfplumber's text strategy splits such a statement into fewer columns than it
+    has (labels and first amounts run together), so the rebuilt one is kept."""
+    columns = len(table.rows[0]) if table.rows else 0
+    return any(_boxes_meet(table.bbox, s.bbox) and len(s.rows[0]) >= columns for s in statements)
+
+
+def _without_lines_inside(blocks: list[_Block], boxes: list[tuple[float, float, float, float]]) -> list[_Block]:
+    """Blocks less their lines whose centre lies in one of ``boxes`` (pdfminer coordinates)."""
+    if not boxes:
+        return blocks
+    out = []
+    for block in blocks:
+        kept = [
+            (text, box)
+            for text, box in zip(block.lines, block.line_boxes, strict=True)
+            if not _inside((box[0] + box[2]) / 2, (box[1] + box[3]) / 2, boxes)
+        ]
+        if len(kept) == len(block.lines):
+            out.append(block)
+        elif kept:
+            lines, line_boxes = [text for text, _ in kept], [box for _, box in kept]
+            bbox = (
+                min(b[0] for b in line_boxes),
+                min(b[1] for b in line_boxes),
+                max(b[2] for b in line_boxes),
+                max(b[3] for b in line_boxes),
+            )
+            n_chars = sum(not c.isspace() for text in lines for c in text)
+            out.append(_Block(block.page, lines, bbox, block.size, block.bold, n_chars, line_boxes))
+    return out
+
+
+def _statement_tables(blocks: list[_Block], height: float) -> list[_StatementTable]:
+    """Unruled statements that layout analysis cut into column blocks, as tables (``aligned``)."""
+    found: list[_StatementTable] = []
+    for table in aligned_tables(blocks):
+        rows = clean_rows(table.rows)
+        if len(rows) < 2 or len(rows[0]) < 2:
+            continue
+        x0, y0, x1, y1 = table.bbox
+        members = tuple(blocks[i] for i in sorted(table.members))
+        found.append(
+            _StatementTable(rows, header_row_count(rows), (x0, height - y1, x1, height - y0), "aligned", members)
+        )
+    return found
 
 
 def _read_page(page, number: int) -> _PageParts:
