@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from kbbuild.parse.pdf.aligned import aligned_tables, is_amount
+from kbbuild.parse.pdf.aligned import aligned_tables, header_rows, is_amount
 from kbbuild.parse.pdf.textlayer import read_text_layer
 from kbbuild.records import ElementKind
 from tests.pdfmaker import column_statement_pdf
@@ -22,7 +22,8 @@ def test_a_statement_cut_into_columns_is_one_table_row_by_row(elements):
     tables = [e for e in elements if e.kind is ElementKind.TABLE]
     assert len(tables) == 1 and tables[0].meta["strategy"] == "aligned"
     lines = tables[0].text.splitlines()
-    assert lines[0] == "| 現金流量表 | 112年1至3月 | 111年1至3月 |"
+    assert lines[0] == "|  | 112年1至3月 | 111年1至3月 |"  # the periods head the table...
+    assert lines[2] == "| 現金流量表 |  |  |"  # ...a line of labels alone is a section of it, not its header
     assert "| 營業活動之淨現金流入 | 3,465,093 | 5,386,162 |" in lines
     assert "| 投資活動之淨現金流出 | (4,844,175) | (3,395,771) |" in lines
     assert lines[-1] == "| 期末現金及約當現金餘額 | 44,082,471 | 44,506,092 |"
@@ -49,6 +50,14 @@ def test_columns_of_words_or_stacked_blocks_are_not_tables():
     assert aligned_tables(words) == []
     stacked = [_Block(["1,204", "3,455"], 72, 700), _Block(["9,876", "5,432"], 72, 660)]
     assert aligned_tables(stacked) == []
+
+
+def test_a_statement_without_a_header_row_gets_an_empty_one():
+    """Split by rows over the chunk budget, a table repeats its header: a section name taken for
+    the header ("流動負債") would then head every piece of the statement."""
+    rows = [["流動負債", "", ""], ["短期借款", "1,387,775", "2,076,762"], ["應付票據", "5,975", "1,406"]]
+    assert header_rows(rows) == 0
+    assert header_rows([["", "112年3月31日", "111年12月31日"], *rows]) == 1
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,9 @@ every chunk of the document (``FORM 10-Q > 2788 San Tomas Expressway > ...``).""
 
 from __future__ import annotations
 
-from kbbuild.clean.headings import demote_false_headings, is_address
+import pytest
+
+from kbbuild.clean.headings import demote_false_headings, is_address, is_not_a_section
 from kbbuild.records import Document, Element, ElementKind, ExtractionMethod, PageInfo, SourceFile
 
 
@@ -69,3 +71,20 @@ def test_a_first_page_section_that_later_ones_close_stays_a_heading():
     assert demoted == 0 and cleaned.elements[0].kind is ElementKind.HEADING
     _short, demoted = demote_false_headings(_document(elements[:2], pages=2))  # too short to have a cover
     assert demoted == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "names_a_section"),
+    [
+        ("(續次頁)", False),
+        ("單位：新台幣千元", False),
+        ("董事長：", False),
+        ("Continued", False),
+        ("合併資產負債表", True),
+        ("第一章 總則", True),
+        ("Note 3: Revenue", True),
+        ("1. Berths", True),
+    ],
+)
+def test_continuation_marks_units_and_bare_labels_name_no_section(text, names_a_section):
+    assert is_not_a_section(text) is not names_a_section

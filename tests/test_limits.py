@@ -16,6 +16,7 @@ from kbbuild.config import LimitsSettings
 from kbbuild.errors import InputError
 from kbbuild.parse.markup.archive import check_archive
 from kbbuild.parse.pdf.plugin import fitting_dpi
+from kbbuild.providers import Parser
 from kbbuild.text.tables import grid_from_html, to_markdown
 
 from . import hostile_corpus
@@ -182,3 +183,40 @@ def test_workers_that_die_before_they_are_ready_stop_the_run_with_a_reason(tmp_p
             list(pool.map([source]))  # three stillborn workers, then the reason: never a restart loop
     finally:
         pool.close()
+
+
+class _NativeAllocationFailure(RuntimeError):
+    """What rapidocr raises when ONNX Runtime cannot allocate under the worker's address-space cap."""
+
+
+class _FailingOcrParser(Parser):
+    """A parser whose native library runs out of memory, as ONNX Runtime does under RLIMIT_AS."""
+
+    name = "failing-ocr"
+    version = "0"
+    formats = frozenset({"txt"})
+    priority = 1000
+
+    def parse(self, source, context):
+        try:
+            raise RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Status Message: std::bad_alloc")
+        except RuntimeError as error:
+            raise _NativeAllocationFailure("Traceback ... infer_engine.py ...") from error
+
+
+def test_a_native_allocation_failure_is_reported_as_the_memory_limit(tmp_path):
+    from kbbuild import hookimpl
+    from kbbuild.pipeline.prepare import PrepareTools, prepare
+    from kbbuild.records import SourceFile
+
+    class Plugin:
+        @hookimpl
+        def kbbuild_register_parsers(self, register):
+            register(_FailingOcrParser())
+
+    path = tmp_path / "scan.txt"
+    path.write_text("page")
+    source = SourceFile(path=str(path), relpath=path.name, sha256="-", size=4, format="txt")
+    limits = LimitsSettings(file_memory_mb=700)
+    prepared = prepare(source, PrepareTools.load(quiet_settings(), (Plugin(),), limits=limits))
+    assert prepared.error == "ran out of memory: over the worker's limit ([limits] file_memory_mb = 700)"

@@ -1,4 +1,5 @@
-"""Lines that look like headings but open no section: cover-page banners and addresses.
+"""Lines that look like headings but open no section: cover-page banners, addresses, and marks
+such as "(續次頁)" or "單位：新台幣千元".
 
 A heading's text is put in front of every chunk of its section (the heading path), so a wrong one
 does harm out of all proportion: on a 10-Q cover, "FORM 10-Q" and the registrant's street address
@@ -42,6 +43,21 @@ def is_address(text: str) -> bool:
     return bool(_ENGLISH_ADDRESS.match(line)) or bool(_CHINESE_ADDRESS.search(line) and len(line) <= 60)
 
 
+# "(續次頁)" (continued on the next page), "單位：新台幣千元" (the unit of the amounts), "董事長：" (a
+# signature line's label): set large on statements, they open no section.
+_NOT_SECTIONS = re.compile(
+    r"^[(（]?(續次頁|续次页|承上頁|承上页|接次頁|接下頁|承前頁|續|续|continued)[)）]?$"
+    r"|^(單位|单位|units?|amounts?)\s*[:：]"
+    r"|^[^\W\d_]{1,6}\s*[:：]$",
+    re.IGNORECASE,
+)
+
+
+def is_not_a_section(text: str) -> bool:
+    """A continuation mark, a unit statement or a bare label: a line that names no section."""
+    return bool(_NOT_SECTIONS.match(" ".join(text.split())))
+
+
 def _as_paragraph(element: Element, why: str) -> Element:
     return element.model_copy(
         update={"kind": ElementKind.PARAGRAPH, "level": None, "meta": {**element.meta, "not_a_heading": why}}
@@ -60,6 +76,10 @@ def demote_false_headings(document: Document) -> tuple[Document, int]:
         element = elements[index]
         if is_address(element.text):
             elements[index] = _as_paragraph(element, "address")
+            demoted += 1
+            continue
+        if is_not_a_section(element.text):
+            elements[index] = _as_paragraph(element, "names no section")
             demoted += 1
             continue
         # A later window has no cover; a first window that more follow cannot tell whether nothing closes it.

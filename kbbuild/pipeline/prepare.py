@@ -111,6 +111,16 @@ def _timed(windows: Iterator[Document], seconds: Counter[str]) -> Iterator[Docum
         yield document
 
 
+def _native_out_of_memory(error: BaseException) -> bool:
+    """An allocation that failed in native code, raised as the library's own error type: ONNX
+    Runtime's "std::bad_alloc" (rapidocr wraps it in one more exception of its own)."""
+    while error is not None:
+        if "bad_alloc" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
 def prepare_parts(
     source: SourceFile, tools: PrepareTools, on_page: Callable[[int], None] | None = None
 ) -> Iterator[PreparedFile]:
@@ -157,6 +167,9 @@ def prepare_parts(
         yield PreparedFile(source=source, parser=parser.name, error=out_of_memory_reason(tools.limits))
         return
     except Exception as error:
+        if _native_out_of_memory(error):  # C++ code under the worker's address-space cap (ONNX Runtime)
+            yield PreparedFile(source=source, parser=parser.name, error=out_of_memory_reason(tools.limits))
+            return
         if tools.debug:
             raise
         detail = traceback.format_exception_only(type(error), error)[-1].strip()

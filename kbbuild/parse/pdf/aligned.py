@@ -54,6 +54,24 @@ def is_amount(text: str) -> bool:
     return bool(text.strip()) and bool(_AMOUNT.match(text.strip()))
 
 
+def header_rows(rows: list[list[str]]) -> int:
+    """Leading rows without an amount that have text over the amount columns (the periods, "金額 %").
+    A leading row with text in the label columns only is a section of the statement ("流動負債"),
+    not its header: repeated over every piece of a long table, it would misname all of them."""
+    width = max(len(row) for row in rows)
+    amount_columns = []
+    for column in range(width):
+        cells = [row[column] for row in rows if column < len(row) and row[column]]
+        if cells and sum(is_amount(cell) for cell in cells) >= 0.5 * len(cells):
+            amount_columns.append(column)
+    count = 0
+    for row in rows[: min(3, len(rows) - 1)]:
+        if any(is_amount(cell) for cell in row) or not any(c < len(row) and row[c] for c in amount_columns):
+            break
+        count += 1
+    return count
+
+
 def _is_amount_column(block: ColumnBlock) -> bool:
     """Mostly amounts, and not only dashes ("–" is a nil amount, but a column of nothing but
     dashes beside a table's labels is that table's margin)."""

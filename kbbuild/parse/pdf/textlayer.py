@@ -32,10 +32,11 @@ from pdfplumber.utils.exceptions import PdfminerException
 
 from kbbuild.errors import InputError
 from kbbuild.parse.pdf.aligned import aligned_tables
+from kbbuild.parse.pdf.aligned import header_rows as statement_header_rows
 from kbbuild.parse.pdf.cjk_spacing import line_text
 from kbbuild.parse.pdf.pdfium_chars import read_page as read_pdfium_page
 from kbbuild.parse.pdf.plumber_objects import plumber_objects
-from kbbuild.parse.pdf.tables import TextTable, clean_rows, find_tables, header_row_count, table_signal
+from kbbuild.parse.pdf.tables import TextTable, clean_rows, find_tables, table_signal
 from kbbuild.parse.reading_order import xy_cut_order
 from kbbuild.records import BBox, Element, ElementKind, ExtractionMethod, PageInfo
 from kbbuild.text.tables import to_html, to_markdown
@@ -257,9 +258,10 @@ def _statement_tables(blocks: list[_Block], height: float) -> list[_StatementTab
             continue
         x0, y0, x1, y1 = table.bbox
         members = tuple(blocks[i] for i in sorted(table.members))
-        found.append(
-            _StatementTable(rows, header_row_count(rows), (x0, height - y1, x1, height - y0), "aligned", members)
-        )
+        headers = statement_header_rows(rows)
+        if not headers:  # no header of its own: an empty one, so that no body row is taken for it
+            rows, headers = [[""] * len(rows[0]), *rows], 1
+        found.append(_StatementTable(rows, headers, (x0, height - y1, x1, height - y0), "aligned", members))
     return found
 
 
