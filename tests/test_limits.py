@@ -220,3 +220,35 @@ def test_a_native_allocation_failure_is_reported_as_the_memory_limit(tmp_path):
     limits = LimitsSettings(file_memory_mb=700)
     prepared = prepare(source, PrepareTools.load(quiet_settings(), (Plugin(),), limits=limits))
     assert prepared.error == "ran out of memory: over the worker's limit ([limits] file_memory_mb = 700)"
+
+
+_ARENA_PROBE = """
+import sys, threading, psutil
+from kbbuild.pipeline.limits import limit_malloc_arenas
+if sys.argv[1] == "limited":
+    limit_malloc_arenas()
+before = psutil.Process().memory_info().vms
+held, ready, done = [], threading.Barrier(9), threading.Event()
+def work():
+    held.append([bytes(2000) for _ in range(2000)])  # malloc'd by each thread, not pymalloc
+    ready.wait()
+    done.wait()
+threads = [threading.Thread(target=work) for _ in range(8)]
+for thread in threads:
+    thread.start()
+ready.wait()
+print(psutil.Process().memory_info().vms - before)
+done.set()
+"""
+
+
+def test_workers_keep_glibc_from_reserving_a_heap_per_thread():
+    """Eight threads allocating: glibc's default reserves a heap (64 MB of address space) for each,
+    which counts against a worker's RLIMIT_AS; with the worker's setting, two heaps serve them all."""
+    grown = {}
+    for mode in ("default", "limited"):
+        run = subprocess.run([sys.executable, "-c", _ARENA_PROBE, mode], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        grown[mode] = int(run.stdout)
+    assert grown["default"] > 300 * 2**20, grown  # about 8 x 64 MB
+    assert grown["limited"] < grown["default"] / 3, grown

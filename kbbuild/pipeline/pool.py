@@ -53,10 +53,17 @@ def _serve(conn: Connection, settings_json: str, plugins: bytes, debug: bool, pa
     message, reporting each page read (the driver's deadline and progress bar move with it). The parts
     of a large file are written to the ``spool`` folder and announced, so that neither process holds
     more than a window of it and the worker never waits for the driver."""
-    from kbbuild.pipeline.limits import OUT_OF_MEMORY, cap_address_space, out_of_memory_reason, retire_after_file
+    from kbbuild.pipeline.limits import (
+        OUT_OF_MEMORY,
+        cap_address_space,
+        limit_malloc_arenas,
+        out_of_memory_reason,
+        retire_after_file,
+    )
     from kbbuild.pipeline.prepare import PrepareTools, prepare_parts
     from kbbuild.workers import exit_with_parent
 
+    limit_malloc_arenas()
     exit_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     try:
