@@ -444,7 +444,7 @@ def long_report_pdf(path: Path, pages: int, chinese: bool = False) -> Path:
 
 
 def column_statement_pdf(path: Path) -> Path:
-    """An unruled cash-flow statement set as a Taiwanese filing sets it: labels on a 14 pt pitch,
+    """An unruled cash-flow statement set as a Taiwanese filing sets it: a centred title block, labels on a 14 pt pitch,
     each period's amounts right-aligned far to the right (so layout analysis makes a box per column),
     period headers a little above, the opening parenthesis of a negative amount set apart from it,
     a paragraph of notes below, and beside that on the lower half a two-column passage of prose
@@ -455,10 +455,13 @@ def column_statement_pdf(path: Path) -> Path:
     from reportlab.pdfgen import canvas
 
     pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    _, height = A4
+    width, height = A4
     pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.setFont("STSong-Light", 12)
+    pdf.drawCentredString(width / 2, height - 50, "遠航物流股份有限公司")
+    pdf.drawCentredString(width / 2, height - 66, "合併現金流量表")
     pdf.setFont("STSong-Light", 10)
-    top = height - 100
+    top = height - 110
     pdf.drawRightString(420, top, "112年1至3月")
     pdf.drawRightString(530, top, "111年1至3月")
     rows = [

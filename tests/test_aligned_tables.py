@@ -28,6 +28,8 @@ def test_a_statement_cut_into_columns_is_one_table_row_by_row(elements):
     assert "| 投資活動之淨現金流出 | (4,844,175) | (3,395,771) |" in lines
     assert lines[-1] == "| 期末現金及約當現金餘額 | 44,082,471 | 44,506,092 |"
     assert tables[0].meta["rows"] == 7 and tables[0].meta["columns"] == 3
+    # The page's centred title block names the statement in every piece the chunker cuts from it.
+    assert tables[0].meta["caption"] == "遠航物流股份有限公司 合併現金流量表"
 
 
 def test_text_beside_the_table_stays_prose(elements):

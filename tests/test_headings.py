@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from kbbuild.clean.headings import demote_false_headings, is_address, is_not_a_section
+from kbbuild.clean.headings import demote_false_headings, is_address
 from kbbuild.records import Document, Element, ElementKind, ExtractionMethod, PageInfo, SourceFile
+from kbbuild.text.sections import is_not_a_section
 
 
 def _element(kind: ElementKind, text: str, page: int, level: int | None = None) -> Element:

@@ -39,6 +39,7 @@ from kbbuild.parse.pdf.plumber_objects import plumber_objects
 from kbbuild.parse.pdf.tables import TextTable, clean_rows, find_tables, table_signal
 from kbbuild.parse.reading_order import xy_cut_order
 from kbbuild.records import BBox, Element, ElementKind, ExtractionMethod, PageInfo
+from kbbuild.text.sections import is_not_a_section
 from kbbuild.text.tables import to_html, to_markdown
 from kbbuild.workers import exit_with_parent
 
@@ -560,6 +561,7 @@ def _is_heading_shaped(block: _Block) -> bool:
     letters = sum(c.isalpha() for c in visible)
     return (
         0 < len(text) <= MAX_HEADING_CHARS
+        and not is_not_a_section(text)
         and len(block.lines) <= MAX_HEADING_LINES
         and not text.rstrip().endswith((",", ";", "，", "；"))
         and letters >= 2
@@ -678,6 +680,44 @@ def _attach_captions(elements: list[Element], page_height: float) -> list[Elemen
     return out
 
 
+PAGE_HEAD_SHARE = 0.25  # a statement's title block sits in the top quarter of its page...
+PAGE_HEAD_WIDTH = 0.6  # ...is at most this share of the page wide...
+PAGE_HEAD_OFF_CENTRE = 0.1  # ...and centred within this share of the width
+MAX_CAPTION_CHARS = 160
+
+
+def _statement_captions(elements: list[Element], page: PageInfo) -> list[Element]:
+    """A statement rebuilt from column blocks takes the page's title block as its caption when it has
+    none of its own: the centred lines that open a statement's page (company, statement, period).
+    Split over the chunk budget, every piece of the table then says which statement it belongs to,
+    where the pieces would otherwise be rows of figures under an empty header."""
+    tables = [e for e in elements if e.kind is ElementKind.TABLE and e.meta.get("strategy") == "aligned"]
+    if not tables or page.width <= 0:
+        return elements
+    head = next(
+        (
+            e
+            for e in sorted(elements, key=lambda e: e.bbox.y0 if e.bbox else math.inf)
+            if e.bbox is not None
+            and e.kind not in (ElementKind.TABLE, ElementKind.FIGURE)
+            and e.bbox.y0 <= PAGE_HEAD_SHARE * page.height
+            and e.bbox.width <= PAGE_HEAD_WIDTH * page.width
+            and abs((e.bbox.x0 + e.bbox.x1) / 2 - page.width / 2) <= PAGE_HEAD_OFF_CENTRE * page.width
+            and e.text.strip()
+        ),
+        None,
+    )
+    if head is None:
+        return elements
+    caption = " ".join(head.text.split())[:MAX_CAPTION_CHARS]
+    return [
+        e.model_copy(update={"meta": {**e.meta, "caption": caption}})
+        if e in tables and not e.meta.get("caption") and head.bbox.y1 <= (e.bbox.y0 if e.bbox else 0) + 1
+        else e
+        for e in elements
+    ]
+
+
 def read_text_layer(
     path: Path,
     heading_ratio: float,
@@ -711,6 +751,7 @@ def read_text_layer(
         page_elements += [_table_element(t, part.info.number) for t in part.tables]
         page_elements += [_figure_element(f, height) for f in part.figures]
         page_elements = _attach_captions(page_elements, height)
+        page_elements = _statement_captions(page_elements, part.info)
         order = xy_cut_order([e.bbox for e in page_elements])  # type: ignore[misc]
         elements.extend(page_elements[i] for i in order)
     title = next((e.text.replace("\n", " ") for e in elements if e.kind is ElementKind.TITLE), None)
