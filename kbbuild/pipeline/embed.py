@@ -9,6 +9,7 @@ sorts them by token length, so batches pad little). A file leaves the stage when
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,13 +42,21 @@ class EmbeddedFile:
 MAX_WAITING_FILES = 256
 
 
+KnownVectors = Callable[[str], "np.ndarray | None"]
+
+
 class EmbedStage:
-    def __init__(self, embedder: Embedder, batch_texts: int) -> None:
+    """``known`` gives a vector already computed for a text elsewhere (the Ray engine's embedding
+    actors), or None: only the texts it does not know go through this process's model."""
+
+    def __init__(self, embedder: Embedder, batch_texts: int, known: KnownVectors | None = None) -> None:
         self.embedder = embedder
         self.batch_texts = max(batch_texts, 1)
+        self.known = known
         self.waiting: list[PendingFile] = []
         self.texts_waiting = 0
         self.chunks_embedded = 0
+        self.chunks_embedded_elsewhere = 0
 
     def add(self, pending: PendingFile) -> list[EmbeddedFile]:
         """Queue a file; returns the files whose vectors are ready (none until the batch is full)."""
@@ -71,7 +80,7 @@ class EmbedStage:
 
     def _embed(self, files: list[PendingFile]) -> list[EmbeddedFile]:
         texts = [text for pending in files for text in pending.texts]
-        vectors = self.embedder.embed_documents(texts) if texts else np.zeros((0, 0), dtype=np.float32)
+        vectors = self._vectors(texts)
         lengths = self.embedder.count_tokens(texts) if texts else []
         # Questions are matched against questions: both sides are embedded as queries.
         fresh = [q.text for pending in files for q in pending.asked.judged if q.vector is None]
@@ -91,3 +100,14 @@ class EmbedStage:
             offset += count
         self.chunks_embedded += len(texts)
         return done
+
+    def _vectors(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        found = [self.known(text) for text in texts] if self.known is not None else [None] * len(texts)
+        missing = [text for text, vector in zip(texts, found, strict=True) if vector is None]
+        if len(missing) == len(texts):
+            return self.embedder.embed_documents(texts)
+        computed = iter(self.embedder.embed_documents(missing)) if missing else iter(())
+        self.chunks_embedded_elsewhere += len(texts) - len(missing)
+        return np.stack([vector if vector is not None else next(computed) for vector in found]).astype(np.float32)

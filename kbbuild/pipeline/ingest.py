@@ -30,7 +30,7 @@ from kbbuild.faults import crash_point
 from kbbuild.parse.pdf.passwords import load_password_file
 from kbbuild.pipeline.discover import Discovery, discover
 from kbbuild.pipeline.duplicates import DuplicateStage
-from kbbuild.pipeline.embed import EmbeddedFile, EmbedStage, PendingFile
+from kbbuild.pipeline.embed import EmbeddedFile, EmbedStage, KnownVectors, PendingFile
 from kbbuild.pipeline.language import sample_languages
 from kbbuild.pipeline.plan import make_plan
 from kbbuild.pipeline.pool import ParsePool
@@ -67,6 +67,12 @@ class _Timer:
             yield
         finally:
             self.seconds[name] += time.perf_counter() - start
+
+
+def _cluster_embedding_note(pool: RayPool, embedding: EmbedStage) -> str:
+    elsewhere, total = embedding.chunks_embedded_elsewhere, embedding.chunks_embedded
+    note = f"--engine ray: {elsewhere} of {total} chunk texts were embedded on the cluster"
+    return f"{note}; {pool.mismatch}" if pool.mismatch else note
 
 
 def stage_versions(registry: Registry, settings: Settings) -> dict[str, str]:
@@ -150,12 +156,13 @@ class _Driver:
     timer: _Timer
     progress: Progress
     debug: bool
+    known_vectors: KnownVectors | None = None  # vectors computed elsewhere (the Ray engine's actors)
     records: list[FileRecord] = field(default_factory=list)
     tallies: dict[str, FileTally] = field(default_factory=dict)  # files with rows written, record to come
     failed: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.embedding = EmbedStage(self.embedder, self.settings.embed.batch_texts)
+        self.embedding = EmbedStage(self.embedder, self.settings.embed.batch_texts, self.known_vectors)
 
     def take(self, prepared: PreparedFile) -> None:
         """One prepared file, or part of one: duplicates, enrichers, questions, then into the
@@ -399,8 +406,20 @@ def ingest(
                 plan.notes.extend(writer.notes)
                 if plan.todo:
                     progress = Progress(len(plan.todo), settings.ingest.progress)
+                    on_cluster = isinstance(pool, RayPool) and pool.embeds
+                    if on_cluster:
+                        pool.expect(embedder.info)
                     driver = _Driver(
-                        settings, registry, embedder, duplicates, questions, writer, timer, progress, debug
+                        settings,
+                        registry,
+                        embedder,
+                        duplicates,
+                        questions,
+                        writer,
+                        timer,
+                        progress,
+                        debug,
+                        pool.known_vector if on_cluster else None,
                     )
                     tools = PrepareTools(
                         settings,
@@ -415,6 +434,8 @@ def ingest(
                         records.extend(driver.finish())
                     finally:
                         progress.close()
+                    if on_cluster:
+                        plan.notes.append(_cluster_embedding_note(pool, driver.embedding))
                 ingested = [r.relpath for r in records if r.status is FileStatus.INGESTED]
                 for record in records:
                     old = plan.previous_files.get(record.relpath)

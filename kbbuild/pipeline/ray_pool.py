@@ -10,22 +10,32 @@ What runs where, in this first slice of the scale-out engine:
   sent), the duplicate index, embedding, writing and the one commit. Rows come back in plan order
   (Ray Data's ``preserve_order``), so the KB is the local engine's, row for row and id for id.
 
-Not yet on the cluster: embedding (an actor pool with GPUs) and parallel Lance writes into a staging
-area; until then the driver's embedder is the bottleneck of a large cluster. Per-file limits are
-Ray's (its memory monitor kills a task that would take the node down and Ray Data retries it),
-not ``[limits]``. A file is sent whole: the windowed parts of the local pool are not used.
+- on the cluster too (``[ingest] ray_embed``, the default): embedding, as a second ``map_batches``
+  stage of actors that load the KB's embedder once (one GPU each where the cluster has GPUs). A
+  file's vectors come back with it, keyed by the digest of the text embedded; the driver's embedding
+  stage uses them (``EmbedStage.known``) and runs its own model only on what the cluster did not
+  embed (synthetic questions, a file whose vectors did not come back). The vectors are used only when
+  the actors' embedder describes itself exactly as the driver's does (model, backend, precision,
+  dimensions): a GPU actor running fp16 would otherwise mix vectors of two models in one KB.
+
+Not yet on the cluster: parallel Lance writes into a staging area. Per-file limits are Ray's (its
+memory monitor kills a task that would take the node down and Ray Data retries it), not
+``[limits]``. A file is sent whole: the windowed parts of the local pool are not used.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from kbbuild.config import Settings
 from kbbuild.errors import ConfigError
-from kbbuild.records import PreparedFile, SourceFile
+from kbbuild.records import EmbeddingModelInfo, PreparedFile, SourceFile
 
 INSTALL_HINT = "pip install 'kbbuild[ray]' (Ray Data)"
 
@@ -59,6 +69,34 @@ class _Prepare:
         return {"index": batch["index"], "prepared": prepared}
 
 
+def text_key(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+class _Embed:
+    """A Ray Data actor: the KB's embedder loaded once; the chunks of each prepared file embedded."""
+
+    def __init__(self, settings_json: str, plugins: bytes) -> None:
+        from kbbuild.plugins import Registry, make_plugin_manager
+
+        settings = Settings.model_validate_json(settings_json)
+        registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins, pickle.loads(plugins)))
+        self.embedder = registry.named("embedders", settings.embed.provider).load(settings.embed.model, settings)
+        self.with_heading_path = settings.chunk.embed_heading_path
+        self.info = self.embedder.info.model_dump_json()
+
+    def __call__(self, batch: dict) -> dict:
+        files = [pickle.loads(prepared) for prepared in batch["prepared"]]
+        texts = list(dict.fromkeys(c.embedding_text(self.with_heading_path) for f in files for c in f.chunks))
+        vectors = self.embedder.embed_documents(texts) if texts else []
+        by_text = dict(zip(texts, vectors, strict=True))
+        out = []
+        for prepared in files:
+            own = {text_key(t): by_text[t] for t in (c.embedding_text(self.with_heading_path) for c in prepared.chunks)}
+            out.append(pickle.dumps(own, protocol=pickle.HIGHEST_PROTOCOL))
+        return {**batch, "vectors": out, "embedder": [self.info] * len(files)}
+
+
 @dataclass
 class RayPool:
     """``ParsePool``'s interface (``start``, ``map``, ``close``) over Ray Data."""
@@ -71,7 +109,11 @@ class RayPool:
     on_page: Callable[[], None] | None = None
     _started_here: bool = False
     _size: int = 0
+    _gpus: int = 0
     _plugins: bytes = field(default=b"", repr=False)
+    _expected: str | None = None  # the driver's embedder, described as the actors describe theirs
+    _vectors: dict[bytes, np.ndarray] = field(default_factory=dict, repr=False)
+    mismatch: str | None = None  # why the cluster's vectors were not used
 
     @property
     def size(self) -> int:
@@ -91,8 +133,22 @@ class RayPool:
                 options["num_cpus"] = os.cpu_count() or 1
             ray.init(**options)
             self._started_here = True
-        self._size = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        resources = ray.cluster_resources()
+        self._size = max(1, int(resources.get("CPU", 1)))
+        self._gpus = int(resources.get("GPU", 0))
         self._plugins = pickle.dumps(self.extra_plugins)
+
+    @property
+    def embeds(self) -> bool:
+        return self.settings.ingest.ray_embed
+
+    def expect(self, embedder_info: EmbeddingModelInfo) -> None:
+        """The driver's embedder: the cluster's vectors are used only if its actors run the same."""
+        self._expected = embedder_info.model_dump_json()
+
+    def known_vector(self, text: str) -> np.ndarray | None:
+        """The vector the cluster computed for ``text`` (each is handed out once), or None."""
+        return self._vectors.pop(text_key(text), None)
 
     def map(self, sources: list[SourceFile]) -> Iterator[PreparedFile]:
         """Prepared files in the order of ``sources``."""
@@ -113,11 +169,30 @@ class RayPool:
             concurrency=(1, min(self._size, len(sources))),
             num_cpus=1,
         )
+        if self.embeds:
+            prepared = prepared.map_batches(
+                _Embed,
+                fn_constructor_args=(settings_json, self._plugins),
+                batch_size=4,
+                concurrency=(1, max(1, min(self._gpus or self._size, len(sources)))),
+                num_cpus=0 if self._gpus else 1,
+                num_gpus=1 if self._gpus else 0,
+            )
         for row in prepared.iter_rows():
             result: PreparedFile = pickle.loads(row["prepared"])
+            if "vectors" in row:
+                self._keep_vectors(row["vectors"], row["embedder"])
             if self.on_done is not None:
                 self.on_done(result)
             yield result
+
+    def _keep_vectors(self, vectors: bytes, embedder: str) -> None:
+        if embedder != self._expected:
+            self.mismatch = self.mismatch or (
+                f"the cluster's embedder ({embedder}) is not the driver's ({self._expected}): its vectors were not used"
+            )
+            return
+        self._vectors.update(pickle.loads(vectors))
 
     def close(self) -> None:
         if self._started_here:
