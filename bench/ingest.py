@@ -11,6 +11,7 @@ whole process tree (sampled every 0.2 s, workers included), and the median ratio
     python bench/ingest.py                               # all financebench PDFs
     python bench/ingest.py --max-files 4 --repeat 10 --only kbbuild   # peak RSS at 10x the corpus
     python bench/ingest.py --kbbuild-args "--workers 1"  # any ingest flags
+    python bench/ingest.py --only kbbuild --engines local,ray --glob '*10Q*'   # the Ray engine on one node
 
 Needs ``make bench-deps`` (unstructured's PDF extra) for the peer side.
 """
@@ -121,6 +122,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--only", choices=["kbbuild", "peer"], default=None)
     parser.add_argument("--kbbuild-args", default="", help="extra flags for kbbuild ingest")
+    parser.add_argument(
+        "--engines", default="local", help="kbbuild engines to run side by side, e.g. 'local,ray' (each its own side)"
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--peer", nargs=2, type=Path, metavar=("DOCS", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -135,23 +139,27 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="kbbuild-bench-ingest-"))
     docs = work / "docs"
     stage(files, args.repeat, docs)
-    sides = [s for s in ("kbbuild", "peer") if args.only in (None, s)]
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    kbbuild_sides = {("kbbuild" if e == "local" else f"kbbuild-{e}"): e for e in engines}
+    sides = [*kbbuild_sides] if args.only in (None, "kbbuild") else []
+    sides += ["peer"] if args.only in (None, "peer") else []
     runs: dict[str, list[dict]] = {side: [] for side in sides}
     try:
         for round_number in range(args.rounds):
             for side in sides:
                 out = work / f"{side}-{round_number}"
-                if side == "kbbuild":
+                if side in kbbuild_sides:
                     command = [sys.executable, "-m", "kbbuild", "ingest", str(docs), "--kb", str(out)]
-                    command += ["--no-progress", "--json", *shlex.split(args.kbbuild_args)]
+                    command += ["--no-progress", "--json", "--engine", kbbuild_sides[side]]
+                    command += shlex.split(args.kbbuild_args)
                 else:
                     command = [sys.executable, __file__, "--peer", str(docs), str(out)]
                 seconds, peak, stdout = timed(command)
                 report = json.loads(stdout)
-                chunks = report["counts"]["chunks_total"] if side == "kbbuild" else report["chunks"]
+                chunks = report["counts"]["chunks_total"] if side in kbbuild_sides else report["chunks"]
                 run = {"seconds": round(seconds, 1), "pages_per_s": round(pages / seconds, 2), "chunks": chunks}
                 run["peak_rss_mb"] = round(peak / 2**20)
-                if side == "kbbuild":
+                if side in kbbuild_sides:
                     run["timings"] = report["timings"]
                 runs[side].append(run)
                 shutil.rmtree(out, ignore_errors=True)
@@ -159,9 +167,12 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result: dict = {"files": len(files) * args.repeat, "pages": pages, "runs": runs}
-    if len(sides) == 2:
-        ratios = [a["pages_per_s"] / b["pages_per_s"] for a, b in zip(runs["kbbuild"], runs["peer"], strict=True)]
-        result["median_ratio_kbbuild_to_peer"] = round(statistics.median(ratios), 2)
+    for side in sides:
+        for base in ("kbbuild", "peer"):
+            if side != base and base in runs and side != "peer" and runs[side] and runs[base]:
+                pairs = zip(runs[side], runs[base], strict=True)
+                ratio = statistics.median(a["pages_per_s"] / b["pages_per_s"] for a, b in pairs)
+                result[f"median_ratio_{side}_to_{base}".replace("-", "_")] = round(ratio, 2)
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -172,8 +183,9 @@ def main() -> None:
                 f"  {side:8} {run['seconds']:8.1f} s  {run['pages_per_s']:6.2f} pages/s  {run['chunks']:6} chunks  "
                 f"peak RSS {run['peak_rss_mb']} MB"
             )
-    if "median_ratio_kbbuild_to_peer" in result:
-        print(f"  median pages/s ratio kbbuild / peer: {result['median_ratio_kbbuild_to_peer']}")
+    for key, value in result.items():
+        if key.startswith("median_ratio_"):
+            print(f"  {key.removeprefix('median_ratio_').replace('_to_', ' / ')} pages/s, median: {value}")
 
 
 if __name__ == "__main__":
