@@ -8,6 +8,16 @@ from pathlib import Path
 from PIL import Image
 
 
+def cjk_font() -> str:
+    """Reportlab's built-in Simplified Chinese font (a CID font: no font file needed), registered once."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+    if "STSong-Light" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    return "STSong-Light"
+
+
 def figure_pdf(path: Path, picture: Image.Image, text_above: str, caption: str, bottom: float, height: float) -> Path:
     """One A4 page: a line of text, the picture (72 pt from the left, ``bottom``/``height`` in pt)
     and a caption line 20 pt below it."""
@@ -89,14 +99,9 @@ def running_furniture_pdf(path: Path, pages: int = 5, chinese: bool = False) -> 
     pages) a DRAFT watermark; the body repeats the header's words in a sentence, and one page
     starts with a body line in the top band, which must survive."""
     from reportlab.lib.pagesizes import A4
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfgen import canvas
 
-    font = "Helvetica"
-    if chinese:
-        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-        font = "STSong-Light"
+    font = cjk_font() if chinese else "Helvetica"
     header = "远航物流集团 2025 年度报告" if chinese else "Acme Logistics Group - Annual Report 2025"
     width, height = A4
     pdf = canvas.Canvas(str(path), pagesize=A4)
@@ -347,11 +352,9 @@ def two_page_statement_pdf(path: Path, company: str, period: str, title: str | N
     """A two-page Chinese financial statement whose company name and period are only in the running
     header (top band of both pages) and whose body names neither, as on real 1-3 page filings."""
     from reportlab.lib.pagesizes import A4
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfgen import canvas
 
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    font = cjk_font()
     width, height = A4
     pdf = canvas.Canvas(str(path), pagesize=A4)
     if title:
@@ -365,10 +368,10 @@ def two_page_statement_pdf(path: Path, company: str, period: str, title: str | N
         ("2170", "應付帳款", "987,654", "876,543"),
     ]
     for page in (1, 2):
-        pdf.setFont("STSong-Light", 10)
+        pdf.setFont(font, 10)
         pdf.drawCentredString(width / 2, height - 36, f"{company} {period}")
         pdf.drawCentredString(width / 2, 28, f"- {page} -")
-        pdf.setFont("STSong-Light", 11)
+        pdf.setFont(font, 11)
         y = height - 110
         pdf.drawString(72, y, "本表各項目之說明請詳附註；金額以新台幣仟元為單位。" if page == 1 else "負債部分如下。")
         y -= 30
@@ -393,14 +396,9 @@ def long_report_pdf(path: Path, pages: int, chinese: bool = False) -> Path:
     section heading every 10 (numbered, in larger type), a running header and a page counter on
     every page, and one body paragraph per page that names its page and a vessel (so a test can find it)."""
     from reportlab.lib.pagesizes import A4
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfgen import canvas
 
-    font = "Helvetica"
-    if chinese:
-        pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-        font = "STSong-Light"
+    font = cjk_font() if chinese else "Helvetica"
     header = "远航物流集团 运营手册" if chinese else "Acme Logistics Group - Operations Manual"
     width, height = A4
     pdf = canvas.Canvas(str(path), pagesize=A4, pageCompression=1)
@@ -450,17 +448,15 @@ def column_statement_pdf(path: Path) -> Path:
     a paragraph of notes below, and beside that on the lower half a two-column passage of prose
     (which must stay prose)."""
     from reportlab.lib.pagesizes import A4
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfgen import canvas
 
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    font = cjk_font()
     width, height = A4
     pdf = canvas.Canvas(str(path), pagesize=A4)
-    pdf.setFont("STSong-Light", 12)
+    pdf.setFont(font, 12)
     pdf.drawCentredString(width / 2, height - 50, "遠航物流股份有限公司")
     pdf.drawCentredString(width / 2, height - 66, "合併現金流量表")
-    pdf.setFont("STSong-Light", 10)
+    pdf.setFont(font, 10)
     top = height - 110
     pdf.drawRightString(420, top, "112年1至3月")
     pdf.drawRightString(530, top, "111年1至3月")

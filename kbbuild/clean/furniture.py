@@ -51,8 +51,7 @@ _LABELS = {
 
 def furniture_key(line: str) -> str:
     """What stays the same from page to page: case, punctuation and the digits of counters go."""
-    text = _NOT_WORD.sub(" ", unicodedata.normalize("NFKC", line).casefold())
-    return " ".join(_DIGITS.sub("#", text).split())
+    return _DIGITS.sub("#", _exact_key(line))
 
 
 def _longest_run(pages: set[int]) -> int:

@@ -1,13 +1,13 @@
 """The parse stage on a Ray cluster (``--engine ray``): the same ``pipeline.prepare`` code, run by
 Ray Data over one document per row, feeding the same driver stages as the local pool.
 
-What runs where, in this first slice of the scale-out engine:
+What runs where, in this second slice of the scale-out engine:
 
 - on the cluster: parse, clean and chunk (``prepare``), as a ``map_batches`` stage of actors (one
   per CPU the cluster offers, each loading its tools once, as a local worker does). Only
   ``PreparedFile`` records come back (chunk text and page facts), never rendered pages;
 - on the driver, unchanged: discovery and the unchanged-file check (only new or changed files are
-  sent), the duplicate index, embedding, writing and the one commit. Rows come back in plan order
+  sent), the duplicate index, synthetic questions, writing and the one commit. Rows come back in plan order
   (Ray Data's ``preserve_order``), so the KB is the local engine's, row for row and id for id.
 
 - on the cluster too (``[ingest] ray_embed``, the default): embedding, as a second ``map_batches``
@@ -70,6 +70,7 @@ class _Prepare:
 
 
 def text_key(text: str) -> bytes:
+    """What a vector travels under: a digest of the text embedded, not the text a second time."""
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
@@ -87,13 +88,12 @@ class _Embed:
 
     def __call__(self, batch: dict) -> dict:
         files = [pickle.loads(prepared) for prepared in batch["prepared"]]
-        texts = list(dict.fromkeys(c.embedding_text(self.with_heading_path) for f in files for c in f.chunks))
-        vectors = self.embedder.embed_documents(texts) if texts else []
-        by_text = dict(zip(texts, vectors, strict=True))
-        out = []
-        for prepared in files:
-            own = {text_key(t): by_text[t] for t in (c.embedding_text(self.with_heading_path) for c in prepared.chunks)}
-            out.append(pickle.dumps(own, protocol=pickle.HIGHEST_PROTOCOL))
+        per_file = [[c.embedding_text(self.with_heading_path) for c in f.chunks] for f in files]
+        texts = list(dict.fromkeys(text for own in per_file for text in own))  # a text once per batch
+        by_text = dict(zip(texts, self.embedder.embed_documents(texts) if texts else [], strict=True))
+        out = [
+            pickle.dumps({text_key(t): by_text[t] for t in own}, protocol=pickle.HIGHEST_PROTOCOL) for own in per_file
+        ]
         return {**batch, "vectors": out, "embedder": [self.info] * len(files)}
 
 

@@ -120,7 +120,7 @@ def _groups(blocks: list[ColumnBlock]) -> list[set[int]]:
                 grew = True
         # Side by side: the blocks must not all be stacked in one column.
         lefts = sorted({round(blocks[i].bbox[0]) for i in group})
-        if len(group) >= 2 and lefts[-1] - lefts[0] > 0 and any(i != seed for i in group):
+        if len(group) >= 2 and lefts[-1] > lefts[0]:
             taken |= group
             groups.append(group)
     return groups

@@ -31,8 +31,7 @@ from pdfminer.psparser import PSEOF, PSException
 from pdfplumber.utils.exceptions import PdfminerException
 
 from kbbuild.errors import InputError
-from kbbuild.parse.pdf.aligned import aligned_tables
-from kbbuild.parse.pdf.aligned import header_rows as statement_header_rows
+from kbbuild.parse.pdf.aligned import aligned_tables, header_rows
 from kbbuild.parse.pdf.cjk_spacing import line_text
 from kbbuild.parse.pdf.pdfium_chars import read_page as read_pdfium_page
 from kbbuild.parse.pdf.plumber_objects import plumber_objects
@@ -259,7 +258,7 @@ def _statement_tables(blocks: list[_Block], height: float) -> list[_StatementTab
             continue
         x0, y0, x1, y1 = table.bbox
         members = tuple(blocks[i] for i in sorted(table.members))
-        headers = statement_header_rows(rows)
+        headers = header_rows(rows)
         if not headers:  # no header of its own: an empty one, so that no body row is taken for it
             rows, headers = [[""] * len(rows[0]), *rows], 1
         found.append(_StatementTable(rows, headers, (x0, height - y1, x1, height - y0), "aligned", members))
