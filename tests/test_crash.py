@@ -20,7 +20,7 @@ from .pdfmaker import notes_pdf
 pytestmark = pytest.mark.slow
 
 NORTHWIND = "northwind_field_manual.pdf"
-MEMOS = 24
+MEMOS = 60  # enough appends (one per chunk) that the run is still writing after the lock check below
 
 
 def _table_manifests(kb) -> int:
@@ -56,6 +56,7 @@ def test_sigkill_mid_write_keeps_the_previous_version_and_the_next_ingest_recove
             time.sleep(0.02)
         second = cli("ingest", docs, "--kb", kb, "--no-progress")
         assert second.exit_code == 4 and "another kbbuild process is writing" in second.output
+        assert process.poll() is None, "the ingest finished while the lock was checked: raise MEMOS"
         process.send_signal(signal.SIGKILL)
         assert process.wait(timeout=30) == -signal.SIGKILL
     finally:
