@@ -59,6 +59,13 @@ class IngestSettings(_Section):
         "the cluster has GPUs); the driver embeds only what the cluster did not (questions, a file whose vectors "
         "did not come back).",
     )
+    ray_write: bool = Field(
+        default=True,
+        description="engine 'ray' with ray_embed: the embedding actors also write each batch's chunk rows into the "
+        "chunks table as uncommitted Lance fragments (lance-ray), and the driver commits them with the run, in one "
+        "append; rows never travel back through the driver. Off when plugin enrichers are registered (they run on "
+        "the driver, after dedup).",
+    )
     follow_links: bool = Field(
         default=False,
         description="Follow symbolic links that lead outside the input folder (refused by default, so that a "

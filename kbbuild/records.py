@@ -374,6 +374,12 @@ class PreparedFile(_Record):
         "file follows, ending with the PreparedFile (part=False) that completes it.",
     )
     seconds: dict[str, float] = Field(default_factory=dict, description="Time per worker stage: parse, clean, chunk.")
+    rows_staged: bool = Field(
+        default=False,
+        description="The Ray engine's actors wrote this file's chunk rows (every chunk, duplicates included) as "
+        "uncommitted Lance fragments: the driver commits them with the run and deletes the rows of chunks that its "
+        "duplicate index links to stored ones, instead of writing rows itself.",
+    )
     peak_memory_mb: float | None = Field(
         default=None,
         description="Peak resident memory of the worker process while it read this file (sampled every 0.1 s); "

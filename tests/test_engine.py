@@ -308,3 +308,12 @@ def test_the_embedding_stage_runs_its_model_only_on_texts_it_has_no_vector_for()
     assert asked == [[texts[1], texts[4], texts[5]]]
     assert np.abs(done.vectors - reference).max() < 1e-6
     assert stage.chunks_embedded == 6 and stage.chunks_embedded_elsewhere == 3
+    # A file whose rows the cluster wrote (rows_staged) needs no vectors here, only its token counts.
+    staged = PreparedFile(source=source.model_copy(update={"relpath": "b.txt"}), parser="text", rows_staged=True)
+    asked.clear()
+    stage.add(PendingFile(staged, [], [], AskedQuestions("none"), texts[:2]))
+    stage.add(PendingFile(PreparedFile(source=source, parser="text"), [], [], AskedQuestions("none"), texts[4:]))
+    on_cluster, here = stage.flush()
+    assert asked == [texts[4:]]
+    assert on_cluster.vectors is None and len(on_cluster.lengths) == 2 and len(here.lengths) == 2
+    assert np.abs(here.vectors - reference[4:]).max() < 1e-6

@@ -29,6 +29,12 @@ class PendingFile:
     asked: AskedQuestions
     texts: list[str]
 
+    @property
+    def staged(self) -> bool:
+        """Its chunk rows, vectors included, were written elsewhere (``PreparedFile.rows_staged``):
+        only their token counts and the questions are needed here."""
+        return self.prepared.rows_staged
+
 
 @dataclass
 class EmbeddedFile:
@@ -61,7 +67,8 @@ class EmbedStage:
     def add(self, pending: PendingFile) -> list[EmbeddedFile]:
         """Queue a file; returns the files whose vectors are ready (none until the batch is full)."""
         self.waiting.append(pending)
-        self.texts_waiting += len(pending.texts) + sum(q.vector is None for q in pending.asked.judged)
+        chunk_texts = 0 if pending.staged else len(pending.texts)
+        self.texts_waiting += chunk_texts + sum(q.vector is None for q in pending.asked.judged)
         # Files (or parts) whose chunks were all duplicates add no text: without a cap on their count
         # they would wait here without end, a 200 MB log's thousands of parts among them.
         full = self.texts_waiting >= self.batch_texts or len(self.waiting) >= MAX_WAITING_FILES
@@ -80,25 +87,28 @@ class EmbedStage:
 
     def _embed(self, files: list[PendingFile]) -> list[EmbeddedFile]:
         texts = [text for pending in files for text in pending.texts]
-        vectors = self._vectors(texts)
+        vectors = self._vectors([text for pending in files if not pending.staged for text in pending.texts])
         lengths = self.embedder.count_tokens(texts) if texts else []
         # Questions are matched against questions: both sides are embedded as queries.
         fresh = [q.text for pending in files for q in pending.asked.judged if q.vector is None]
         fresh_vectors = iter(self.embedder.embed_queries(fresh) if fresh else [])
-        done, offset = [], 0
+        done, offset, embedded = [], 0, 0
         for pending in files:
             count = len(pending.texts)
             questions = [q.vector if q.vector is not None else next(fresh_vectors) for q in pending.asked.judged]
+            own = None if pending.staged else vectors[embedded : embedded + count]
             done.append(
                 EmbeddedFile(
                     pending,
-                    vectors=vectors[offset : offset + count],
+                    vectors=own,
                     lengths=list(lengths or [])[offset : offset + count],
                     question_vectors=questions,
                 )
             )
             offset += count
+            embedded += 0 if pending.staged else count
         self.chunks_embedded += len(texts)
+        self.chunks_embedded_elsewhere += len(texts) - embedded
         return done
 
     def _vectors(self, texts: list[str]) -> np.ndarray:

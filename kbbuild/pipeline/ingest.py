@@ -75,6 +75,20 @@ def _cluster_embedding_note(pool: RayPool, embedding: EmbedStage) -> str:
     return f"{note}; {pool.mismatch}" if pool.mismatch else note
 
 
+def _stage_rows_on_cluster(
+    pool: RayPool, writer: KBWriter, registry: Registry, settings: Settings, notes: list[str]
+) -> None:
+    """Let the cluster's embedding actors write the chunk rows (``[ingest] ray_write``), unless plugin
+    enrichers must see the chunks first: they run here, after the duplicate index."""
+    if not settings.ingest.ray_write:
+        return
+    if registry.enrichers:
+        names = ", ".join(e.name for e in registry.enrichers)
+        notes.append(f"--engine ray: chunk rows were written by this machine, since enrichers ({names}) run here")
+        return
+    pool.stage_into(writer.staging_target())
+
+
 def stage_versions(registry: Registry, settings: Settings) -> dict[str, str]:
     """Code versions of the stages every file passes through (parsers differ per format and are
     recorded per file instead)."""
@@ -215,7 +229,7 @@ class _Driver:
         is still on its way is ignored."""
         relpath = prepared.source.relpath
         self.failed.add(relpath)
-        if self.tallies.pop(relpath, None) is not None:
+        if self.tallies.pop(relpath, None) is not None or prepared.rows_staged:
             with self.timer.stage("store"):
                 self.writer.discard(relpath)
         self.duplicates.forget(relpath)
@@ -409,6 +423,7 @@ def ingest(
                     on_cluster = isinstance(pool, RayPool) and pool.embeds
                     if on_cluster:
                         pool.expect(embedder.info)
+                        _stage_rows_on_cluster(pool, writer, registry, settings, plan.notes)
                     driver = _Driver(
                         settings,
                         registry,
@@ -434,8 +449,17 @@ def ingest(
                         records.extend(driver.finish())
                     finally:
                         progress.close()
+                    if isinstance(pool, RayPool) and pool.spread():
+                        plan.notes.append(pool.spread())
                     if on_cluster:
                         plan.notes.append(_cluster_embedding_note(pool, driver.embedding))
+                        if pool.staged:
+                            rows = sum(fragment.physical_rows for fragment in pool.staged)
+                            plan.notes.append(
+                                f"--engine ray: {rows} chunk rows were written on the cluster "
+                                f"({len(pool.staged)} Lance fragments), committed here in one append"
+                            )
+                        writer.stage(pool.staged)
                 ingested = [r.relpath for r in records if r.status is FileStatus.INGESTED]
                 for record in records:
                     old = plan.previous_files.get(record.relpath)

@@ -1,26 +1,28 @@
-"""The parse stage on a Ray cluster (``--engine ray``): the same ``pipeline.prepare`` code, run by
-Ray Data over one document per row, feeding the same driver stages as the local pool.
+"""The Ray engine (``--engine ray``): the same ``pipeline.prepare`` code, run by Ray Data over one
+document per row, feeding the same driver stages as the local pool.
 
-What runs where, in this second slice of the scale-out engine:
+What runs where:
 
 - on the cluster: parse, clean and chunk (``prepare``), as a ``map_batches`` stage of actors (one
   per CPU the cluster offers, each loading its tools once, as a local worker does). Only
   ``PreparedFile`` records come back (chunk text and page facts), never rendered pages;
-- on the driver, unchanged: discovery and the unchanged-file check (only new or changed files are
-  sent), the duplicate index, synthetic questions, writing and the one commit. Rows come back in plan order
-  (Ray Data's ``preserve_order``), so the KB is the local engine's, row for row and id for id.
-
 - on the cluster too (``[ingest] ray_embed``, the default): embedding, as a second ``map_batches``
-  stage of actors that load the KB's embedder once (one GPU each where the cluster has GPUs). A
-  file's vectors come back with it, keyed by the digest of the text embedded; the driver's embedding
-  stage uses them (``EmbedStage.known``) and runs its own model only on what the cluster did not
-  embed (synthetic questions, a file whose vectors did not come back). The vectors are used only when
-  the actors' embedder describes itself exactly as the driver's does (model, backend, precision,
-  dimensions): a GPU actor running fp16 would otherwise mix vectors of two models in one KB.
+  stage of actors that load the KB's embedder once (one GPU each where the cluster has GPUs). With
+  ``[ingest] ray_write`` (the default) the same actors write each batch's chunk rows into the chunks
+  table as uncommitted Lance fragments (``store.staging``) and send back only the fragments'
+  metadata; otherwise a file's vectors come back with it, keyed by the digest of the text embedded,
+  and the driver's embedding stage uses them (``EmbedStage.known``). Either is used only when the
+  actors' embedder describes itself exactly as the driver's does (model, backend, precision,
+  dimensions): a GPU actor running fp16 would otherwise mix vectors of two models in one KB;
+- on the driver: discovery and the unchanged-file check (only new or changed files are sent), the
+  duplicate index (whose links delete the staged rows of duplicates), synthetic questions and their
+  vectors, and the one commit: the staged fragments are appended in one operation with the driver's
+  own rows, then the indexes and the manifest. Rows come back in plan order (Ray Data's
+  ``preserve_order``), so the KB is the local engine's, row for row and id for id.
 
-Not yet on the cluster: parallel Lance writes into a staging area. Per-file limits are Ray's (its
-memory monitor kills a task that would take the node down and Ray Data retries it), not
-``[limits]``. A file is sent whole: the windowed parts of the local pool are not used.
+Not yet on the cluster: per-file limits are Ray's (its memory monitor kills a task that would take
+the node down and Ray Data retries it), not ``[limits]``; a file is sent whole (the windowed parts
+of the local pool are not used).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -36,6 +39,7 @@ import numpy as np
 from kbbuild.config import Settings
 from kbbuild.errors import ConfigError
 from kbbuild.records import EmbeddingModelInfo, PreparedFile, SourceFile
+from kbbuild.store.staging import StagingTarget
 
 INSTALL_HINT = "pip install 'kbbuild[ray]' (Ray Data)"
 
@@ -66,7 +70,14 @@ class _Prepare:
         for source_json in batch["source"]:
             source = SourceFile.model_validate_json(source_json)
             prepared.append(pickle.dumps(prepare(source, self.tools), protocol=pickle.HIGHEST_PROTOCOL))
-        return {"index": batch["index"], "prepared": prepared}
+        return {"index": batch["index"], "prepared": prepared, "prepared_on": [_node()] * len(prepared)}
+
+
+def _node() -> str:
+    """The Ray node this actor runs on (the report says where the work went)."""
+    import ray
+
+    return ray.get_runtime_context().get_node_id()[:8]
 
 
 def text_key(text: str) -> bytes:
@@ -75,9 +86,11 @@ def text_key(text: str) -> bytes:
 
 
 class _Embed:
-    """A Ray Data actor: the KB's embedder loaded once; the chunks of each prepared file embedded."""
+    """A Ray Data actor: the KB's embedder loaded once; the chunks of each prepared file embedded, and
+    with a staging target their rows written as uncommitted Lance fragments (``store.staging``), so
+    that only the fragments' metadata goes back to the driver; without one, the vectors go back."""
 
-    def __init__(self, settings_json: str, plugins: bytes) -> None:
+    def __init__(self, settings_json: str, plugins: bytes, target: StagingTarget | None) -> None:
         from kbbuild.plugins import Registry, make_plugin_manager
 
         settings = Settings.model_validate_json(settings_json)
@@ -85,16 +98,31 @@ class _Embed:
         self.embedder = registry.named("embedders", settings.embed.provider).load(settings.embed.model, settings)
         self.with_heading_path = settings.chunk.embed_heading_path
         self.info = self.embedder.info.model_dump_json()
+        self.target = target
 
     def __call__(self, batch: dict) -> dict:
-        files = [pickle.loads(prepared) for prepared in batch["prepared"]]
+        files: list[PreparedFile] = [pickle.loads(prepared) for prepared in batch["prepared"]]
         per_file = [[c.embedding_text(self.with_heading_path) for c in f.chunks] for f in files]
         texts = list(dict.fromkeys(text for own in per_file for text in own))  # a text once per batch
         by_text = dict(zip(texts, self.embedder.embed_documents(texts) if texts else [], strict=True))
+        embedder = [self.info] * len(files)
+        batch = {**batch, "embedded_on": [_node()] * len(files)}
+        if self.target is not None:
+            from kbbuild.store.staging import StagedFile, write_staged_rows
+
+            staged = [
+                StagedFile(f.chunks, np.asarray([by_text[t] for t in own], dtype=np.float32), f.parser)
+                for f, own in zip(files, per_file, strict=True)
+            ]
+            fragments = write_staged_rows(self.target, staged)  # one write for the batch: fewer, larger fragments
+            return {**batch, "fragments": [fragments] + [NO_FRAGMENTS] * (len(files) - 1), "embedder": embedder}
         out = [
             pickle.dumps({text_key(t): by_text[t] for t in own}, protocol=pickle.HIGHEST_PROTOCOL) for own in per_file
         ]
-        return {**batch, "vectors": out, "embedder": [self.info] * len(files)}
+        return {**batch, "vectors": out, "embedder": embedder}
+
+
+NO_FRAGMENTS = pickle.dumps([])
 
 
 @dataclass
@@ -113,7 +141,10 @@ class RayPool:
     _plugins: bytes = field(default=b"", repr=False)
     _expected: str | None = None  # the driver's embedder, described as the actors describe theirs
     _vectors: dict[bytes, np.ndarray] = field(default_factory=dict, repr=False)
+    _target: StagingTarget | None = None
+    staged: list = field(default_factory=list, repr=False)  # fragments the actors wrote, for the driver to commit
     mismatch: str | None = None  # why the cluster's vectors were not used
+    nodes: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))  # stage -> node -> files
 
     @property
     def size(self) -> int:
@@ -146,6 +177,15 @@ class RayPool:
         """The driver's embedder: the cluster's vectors are used only if its actors run the same."""
         self._expected = embedder_info.model_dump_json()
 
+    def stage_into(self, target: StagingTarget) -> None:
+        """Have the embedding actors write the chunk rows themselves, into ``target``."""
+        if self.embeds:
+            self._target = target
+
+    @property
+    def stages_rows(self) -> bool:
+        return self.embeds and self._target is not None
+
     def known_vector(self, text: str) -> np.ndarray | None:
         """The vector the cluster computed for ``text`` (each is handed out once), or None."""
         return self._vectors.pop(text_key(text), None)
@@ -172,7 +212,7 @@ class RayPool:
         if self.embeds:
             prepared = prepared.map_batches(
                 _Embed,
-                fn_constructor_args=(settings_json, self._plugins),
+                fn_constructor_args=(settings_json, self._plugins, self._target),
                 batch_size=4,
                 concurrency=(1, max(1, min(self._gpus or self._size, len(sources)))),
                 num_cpus=0 if self._gpus else 1,
@@ -180,19 +220,42 @@ class RayPool:
             )
         for row in prepared.iter_rows():
             result: PreparedFile = pickle.loads(row["prepared"])
+            for stage in ("prepared_on", "embedded_on"):
+                if stage in row:
+                    self.nodes[stage][row[stage]] += 1
             if "vectors" in row:
                 self._keep_vectors(row["vectors"], row["embedder"])
+            if "fragments" in row and self._same_embedder(row["embedder"]):
+                self.staged.extend(pickle.loads(row["fragments"]))
+                if result.chunks:
+                    result = result.model_copy(update={"rows_staged": True})
             if self.on_done is not None:
                 self.on_done(result)
             yield result
 
+    def spread(self) -> str:
+        """Where the files went: per stage, how many files each node took."""
+        parts = []
+        for stage, label in (("prepared_on", "prepared"), ("embedded_on", "embedded")):
+            counts = self.nodes.get(stage)
+            if counts:
+                each = ", ".join(f"{node} {count}" for node, count in sorted(counts.items()))
+                parts.append(f"{label} on {len(counts)} node{'s' if len(counts) > 1 else ''} ({each} files)")
+        return "--engine ray: files " + "; ".join(parts) if parts else ""
+
+    def _same_embedder(self, embedder: str) -> bool:
+        """Whether the actors embedded with the driver's model; if not, their vectors (and the rows they
+        staged, which are never committed) are set aside and the driver embeds and writes the file."""
+        if embedder == self._expected:
+            return True
+        self.mismatch = self.mismatch or (
+            f"the cluster's embedder ({embedder}) is not the driver's ({self._expected}): its vectors were not used"
+        )
+        return False
+
     def _keep_vectors(self, vectors: bytes, embedder: str) -> None:
-        if embedder != self._expected:
-            self.mismatch = self.mismatch or (
-                f"the cluster's embedder ({embedder}) is not the driver's ({self._expected}): its vectors were not used"
-            )
-            return
-        self._vectors.update(pickle.loads(vectors))
+        if self._same_embedder(embedder):
+            self._vectors.update(pickle.loads(vectors))
 
     def close(self) -> None:
         if self._started_here:

@@ -58,7 +58,10 @@ def write_rows(done: EmbeddedFile, writer: KBWriter, max_length: int, tally: Fil
     it aborts the run before any commit."""
     pending = done.pending
     asked = pending.asked
-    writer.add(to_rows(pending.chunks, done.vectors, pending.prepared.parser, writer.version))
+    if pending.staged:  # the rows are staged already, every chunk's: those of duplicates go again
+        writer.drop_staged([link.chunk_id for link in pending.links])
+    else:
+        writer.add(to_rows(pending.chunks, done.vectors, pending.prepared.parser, writer.version))
     if asked.judged:
         writer.add_questions(question_rows(asked.judged, done.question_vectors, asked.generator, writer.version))
     tally.chunks += len(pending.chunks)

@@ -26,6 +26,7 @@ from kbbuild.store.schema import (
     questions_schema,
     rows_to_table,
 )
+from kbbuild.store.staging import StagingTarget, append_staged
 
 if TYPE_CHECKING:
     from kbbuild.config import IndexSettings
@@ -54,6 +55,8 @@ class _TableWriter:
         self.dim = dim
         self.batch_rows = batch_rows
         self.pending: list = []
+        self.staged: list = []  # fragments written elsewhere (store.staging), committed by commit_staged
+        self.after_staged: list[str] = []  # deletes that must also reach the staged rows, once committed
         self.added = 0
         self.removed = 0
         schema = spec.schema(dim)
@@ -86,12 +89,32 @@ class _TableWriter:
             self.pending = []
 
     def discard(self, source: str, version: int) -> None:
-        """Take back this version's rows of one file, buffered or already appended."""
+        """Take back this version's rows of one file, buffered, already appended or staged."""
         kept = [row for row in self.pending if row.source != source]
         self.pending = kept
+        predicate = f"source = {_quote(source)} AND kb_version = {version}"
+        self.after_staged.append(predicate)
         before = self.table.count_rows()
-        self.table.delete(f"source = {_quote(source)} AND kb_version = {version}")
+        self.table.delete(predicate)
         self.added -= before - self.table.count_rows()
+
+    def drop_staged(self, ids: list[str], version: int) -> None:
+        """Rows of these chunks were staged but must not stay (the duplicate index linked them)."""
+        for start in range(0, len(ids), 500):
+            batch = ", ".join(_quote(i) for i in ids[start : start + 500])
+            self.after_staged.append(f"id IN ({batch}) AND kb_version = {version}")
+
+    def commit_staged(self) -> None:
+        """Append the staged fragments in one commit, then apply the deletes meant for their rows."""
+        if not self.staged:
+            return
+        before = self.table.count_rows()
+        append_staged(self.table, self.staged)
+        self.staged = []
+        for predicate in self.after_staged:
+            self.table.delete(predicate)
+        self.after_staged = []
+        self.added += self.table.count_rows() - before
 
     def remove_older_rows(self, sources: list[str], version: int) -> None:
         for start in range(0, len(sources), 200):
@@ -154,6 +177,19 @@ class KBWriter:
     def flush(self) -> None:
         for table in self._tables.values():
             table.flush()
+            table.commit_staged()
+
+    def staging_target(self, storage_options: dict[str, str] | None = None) -> StagingTarget:
+        """Where other processes may write this version's chunk rows (see ``store.staging``)."""
+        return StagingTarget(self._tables[CHUNKS_TABLE].table.to_lance().uri, self.dim, self.version, storage_options)
+
+    def stage(self, fragments: list) -> None:
+        """Chunk rows written elsewhere, to be committed with this version's other rows."""
+        self._tables[CHUNKS_TABLE].staged.extend(fragments)
+
+    def drop_staged(self, chunk_ids: list[str]) -> None:
+        if chunk_ids:
+            self._tables[CHUNKS_TABLE].drop_staged(chunk_ids, self.version)
 
     def discard(self, source: str) -> None:
         """Take back the rows this run wrote for a file that failed after some of them were written (a
