@@ -296,8 +296,9 @@ class ChunkSettings(_Section):
 class QuestionSettings(_Section):
     generator: str | None = Field(
         default=None,
-        description="Synthetic questions per chunk (doc2query): 'hf' (transformers model), 'openai' (any "
-        "OpenAI-compatible endpoint) or a plugin's name; unset = no questions.",
+        description="Synthetic questions per chunk (doc2query): 'llamacpp' (GGUF instruct models on llama.cpp; the "
+        "default of --questions for the packaged model), 'hf' (transformers: seq2seq doc2query and hub models), "
+        "'openai' (any OpenAI-compatible endpoint) or a plugin's name; unset = no questions.",
     )
     n: int = Field(default=3, ge=1, le=20, description="Questions kept per chunk at most (--questions N).")
     candidates: int = Field(
@@ -305,8 +306,9 @@ class QuestionSettings(_Section):
     )
     model: str = Field(
         default="smollm2",
-        description="'hf': a hub name or local folder (doc2query seq2seq or instruct model); 'smollm2' is the "
-        "packaged SmolLM2-135M-Instruct (offline, English, weak). 'openai': the model id at the endpoint.",
+        description="'llamacpp': a .gguf file or a folder holding one; 'hf': a hub name or local folder (doc2query "
+        "seq2seq or instruct model); for both, 'smollm2' is the packaged SmolLM2-135M-Instruct GGUF (offline, "
+        "English, weak). 'openai': the model id at the endpoint.",
     )
     min_score: float = Field(
         default=0.35,
@@ -320,6 +322,9 @@ class QuestionSettings(_Section):
     timeout: float = Field(default=60, gt=0, description="'openai': seconds per request.")
     max_retries: int = Field(default=3, ge=0, le=10, description="'openai': retries on 429/5xx/timeouts, with backoff.")
     device: Literal["auto", "cpu", "cuda", "mps"] = Field(default="auto", description="'hf': where the model runs.")
+    threads: int | None = Field(
+        default=None, ge=1, description="'llamacpp': CPU threads for the model; unset = the cores this process may use."
+    )
 
 
 # The models a new KB gets when none is named ([embed] model = "auto"); both ship in wheels. The

@@ -34,6 +34,46 @@ def test_packaged_model_asks_questions_the_filter_keeps(embedder):
     assert any("sensor" in q.text.lower() or "recalibrat" in q.text.lower() for q in kept)
 
 
+@pytest.mark.slow
+def test_llamacpp_runs_the_packaged_model_with_parallel_slots(embedder):
+    """The GGUF file on llama.cpp (xllamacpp): a passage's candidates decoded together in parallel
+    slots; the same passage gets the same candidates, whatever was asked before it."""
+    from kbbuild.enrich.questions.llamacpp import LlamaCppOptions, load_llamacpp
+    from kbbuild.enrich.questions.plugin import gguf_file
+
+    generator = load_llamacpp(gguf_file("smollm2"), LlamaCppOptions(threads=2, slots=4))
+    other = "Fuel is sold at berth four between eight and five on weekdays, and never during a storm warning."
+    raw = generator.questions([PASSAGE, other], 4)
+    assert [len(candidates) for candidates in raw] == [4, 4]
+    assert all("\n" not in candidate for candidates in raw for candidate in candidates)  # stopped at a newline
+    assert generator.questions([other, PASSAGE], 4) == raw[::-1]
+    assert generator.questions([PASSAGE], 6)[0][:4] == raw[0]  # more candidates than slots: two requests
+    kept = [q for q in judge_questions(embedder, PASSAGE, raw[0], min_score=0.5, n=4) if q.kept]
+    assert kept, raw
+    assert any("sensor" in q.text.lower() or "calibrat" in q.text.lower() for q in kept)
+
+
+def test_llamacpp_refuses_a_model_that_is_not_gguf(tmp_path, cli):
+    from .conftest import SAMPLES
+
+    result = cli(
+        "ingest",
+        SAMPLES,
+        "--kb",
+        tmp_path / "kb",
+        "--questions",
+        "2",
+        "--question-generator",
+        "llamacpp",
+        "--question-model",
+        "doc2query/msmarco-t5-base-v1",
+    )
+    assert result.exit_code == 2
+    refusal = "question generator 'llamacpp' cannot run: 'doc2query/msmarco-t5-base-v1' is not a GGUF model"
+    assert refusal in result.output
+    assert not (tmp_path / "kb" / "versions").exists()
+
+
 def test_filter_drops_off_topic_copied_duplicate_and_non_questions(embedder):
     candidates = [
         "How often must the NW-300 pressure sensor be recalibrated?",
@@ -84,7 +124,7 @@ def test_ingest_with_questions_stores_them_versioned_and_query_uses_them(tmp_pat
     assert counts["questions_generated"] > counts["questions_kept"] > 0
     manifest = KB.open(kb).manifest()
     assert set(manifest.table_versions) == {"chunks", "questions"}
-    assert manifest.config["questions"]["generator"] == "hf" and manifest.config["questions"]["n"] == 2
+    assert manifest.config["questions"]["generator"] == "llamacpp" and manifest.config["questions"]["n"] == 2
     db = lancedb.connect(str(kb / "lancedb"))
     judged = db.open_table("questions").search().limit(100).to_list()
     assert len(judged) > counts["questions_kept"]  # dropped candidates are on record too, with the reason
@@ -152,7 +192,7 @@ def test_changed_file_keeps_the_questions_of_its_unchanged_chunks(tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()
     settings = quiet_settings(max_tokens=24, min_tokens=0)
-    settings.questions.generator = "hf"
+    settings.questions.generator = "llamacpp"
     settings.questions.n = 2
     running_furniture_pdf(docs / "report.pdf", pages=3)
 

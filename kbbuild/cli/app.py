@@ -76,6 +76,14 @@ def _main(
     """
 
 
+def _default_generator(model: str) -> str:
+    """What ``--questions N`` runs when no generator is configured: llama.cpp for a GGUF model (the
+    packaged one among them), transformers for anything else."""
+    from kbbuild.enrich.questions.plugin import is_gguf
+
+    return "llamacpp" if is_gguf(model) else "hf"
+
+
 def _settings(config: Path | None, overrides: dict[str, object]) -> Settings:
     return load_settings(config).with_overrides(overrides)
 
@@ -134,10 +142,17 @@ def ingest(
         ),
     ] = None,
     question_generator: Annotated[
-        str | None, typer.Option(help="Question generator: hf, openai (needs [questions] base_url) or a plugin.")
+        str | None,
+        typer.Option(
+            help="Question generator: llamacpp (GGUF models; the default for one), hf (transformers), openai "
+            "(needs [questions] base_url) or a plugin."
+        ),
     ] = None,
     question_model: Annotated[
-        str | None, typer.Option(help="Model for the question generator (hub name, folder or endpoint model).")
+        str | None,
+        typer.Option(
+            help="Model for the question generator (smollm2, a .gguf file, a hub name, a folder or an endpoint model)."
+        ),
     ] = None,
     ocr: Annotated[
         bool | None, typer.Option("--ocr/--no-ocr", help="OCR pages without a usable text layer (default: on).")
@@ -238,7 +253,8 @@ def ingest(
     )
     if questions is not None:
         settings.questions.n = max(questions, 1)
-        settings.questions.generator = (settings.questions.generator or "hf") if questions > 0 else None
+        chosen = settings.questions.generator or _default_generator(settings.questions.model)
+        settings.questions.generator = chosen if questions > 0 else None
         settings.questions.candidates = max(settings.questions.candidates, settings.questions.n)
     if pdf_password:
         from kbbuild.parse.pdf.passwords import PASSWORD_ENV

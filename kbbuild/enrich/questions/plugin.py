@@ -1,5 +1,5 @@
-"""Registers the built-in question generators: ``hf`` (transformers) and ``openai`` (any
-OpenAI-compatible endpoint)."""
+"""Registers the built-in question generators: ``llamacpp`` (GGUF models on llama.cpp), ``hf``
+(transformers) and ``openai`` (any OpenAI-compatible endpoint)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import importlib.util
 import os
 from collections.abc import Sequence
 from importlib import metadata
+from pathlib import Path
 
 from kbbuild.config import Settings
 from kbbuild.hookspecs import hookimpl
@@ -38,6 +39,64 @@ class HfQuestions(QuestionGenerator):
 
     def load(self, settings: Settings) -> Questioner:
         return _HfQuestioner(settings)
+
+
+class _LlamaCppQuestioner(Questioner):
+    def __init__(self, settings: Settings) -> None:
+        from kbbuild.enrich.questions.llamacpp import LlamaCppOptions, default_threads, load_llamacpp
+
+        options = settings.questions
+        threads = options.threads or default_threads()
+        slots = options.candidates
+        self.model = load_llamacpp(gguf_file(options.model), LlamaCppOptions(threads=threads, slots=slots))
+
+    def questions(self, passages: Sequence[str], n: int) -> list[list[str]]:
+        return self.model.questions(passages, n)
+
+
+def gguf_file(model: str) -> Path:
+    """The GGUF file ``[questions] model`` names: 'smollm2' (the packaged one), a file, or a folder
+    holding exactly one; a ValueError says why not."""
+    from kbbuild.enrich.questions.hf import resolve_generator
+
+    source = resolve_generator(model)
+    if source.gguf_file:
+        return Path(source.location) / source.gguf_file
+    path = Path(model).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        return path
+    found = sorted(path.glob("*.gguf")) if path.is_dir() else []
+    if len(found) == 1:
+        return found[0]
+    raise ValueError(
+        f"'{model}' is not a GGUF model: give 'smollm2', a .gguf file or a folder holding one"
+        + (f" (this folder holds {len(found)})" if found else "")
+    )
+
+
+def is_gguf(model: str) -> bool:
+    try:
+        gguf_file(model)
+    except (ValueError, FileNotFoundError):
+        return False
+    return True
+
+
+class LlamaCppQuestions(QuestionGenerator):
+    name = "llamacpp"
+    version = "1"
+
+    def unavailable_reason(self, settings: Settings) -> str | None:
+        from kbbuild.enrich.questions.llamacpp import llamacpp_unavailable
+
+        try:
+            gguf_file(settings.questions.model)
+        except (ValueError, FileNotFoundError) as error:
+            return str(error)
+        return llamacpp_unavailable()
+
+    def load(self, settings: Settings) -> Questioner:
+        return _LlamaCppQuestioner(settings)
 
 
 def _openai_version() -> str:
@@ -86,5 +145,6 @@ class OpenAIEndpointQuestions(QuestionGenerator):
 
 @hookimpl
 def kbbuild_register_question_generators(register) -> None:
+    register(LlamaCppQuestions())
     register(HfQuestions())
     register(OpenAIEndpointQuestions())
