@@ -61,3 +61,20 @@ def test_fragments_of_a_run_that_never_commits_are_not_seen(tmp_path):
     again = KBWriter(kb, None, MODEL, rebuild=False)
     assert _stored(again._tables["chunks"].table) == []
     assert again._tables["chunks"].table.count_rows() == 0
+
+
+def test_fragments_this_machine_cannot_see_are_refused_before_the_commit(tmp_path):
+    """On a cluster without shared storage an actor writes into its own disk's copy of the KB path;
+    committing those fragments would make a version whose rows cannot be read."""
+    from kbbuild.errors import KBError
+
+    kb = KB.open_or_create(tmp_path / "kb")
+    writer = KBWriter(kb, None, MODEL, rebuild=False)
+    _, fragments = _staged(writer, "a.md", ["berth one"])
+    for fragment in fragments:
+        for data_file in fragment.files:
+            (tmp_path / "kb" / "lancedb" / "chunks.lance" / "data" / data_file.path).unlink()
+    writer.stage(fragments)
+    with pytest.raises(KBError, match="must be on storage every Ray node shares"):
+        writer.flush()
+    assert writer._tables["chunks"].table.count_rows() == 0

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from kbbuild.errors import KBError
 from kbbuild.records import Chunk
 from kbbuild.store.schema import chunks_schema, rows_to_table, to_rows
 
@@ -53,11 +55,28 @@ def write_staged_rows(target: StagingTarget, files: list[StagedFile]) -> bytes:
     return pickle.dumps([fragment for fragment, _ in written], protocol=pickle.HIGHEST_PROTOCOL)
 
 
+def missing_files(uri: str, fragments: list) -> list[str]:
+    """Data files of the fragments that this process cannot see. Lance commits a fragment without
+    reading it, so an actor on another machine that wrote into its own disk's copy of the KB path
+    would otherwise give a committed version whose rows cannot be read."""
+    if "://" in uri:  # object storage: every node sees the same bucket
+        return []
+    data = Path(uri) / "data"
+    return [f.path for fragment in fragments for f in fragment.files if not (data / f.path).is_file()]
+
+
 def append_staged(table, fragments: list) -> None:
     """Commit staged fragments to ``table`` (a LanceDB table) as one append, on top of whatever this
     run has appended meanwhile; the table object then reads the new version."""
     import lance
 
     dataset = table.to_lance()
+    missing = missing_files(dataset.uri, fragments)
+    if missing:
+        raise KBError(
+            f"{len(missing)} of the chunk-row files the cluster wrote are not in {dataset.uri}/data (e.g. "
+            f"{missing[0]}): the KB folder must be on storage every Ray node shares, or set [ingest] ray_write = "
+            "false so that only this machine writes. Nothing was committed."
+        )
     lance.LanceDataset.commit(dataset.uri, lance.LanceOperation.Append(fragments), read_version=dataset.version)
     table.checkout_latest()
