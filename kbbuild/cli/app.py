@@ -22,6 +22,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -679,6 +680,37 @@ def _register_plugin_commands() -> None:
         make_plugin_manager().hook.kbbuild_register_commands(app=app)
     except Exception as error:
         typer.echo(f"kbbuild: warning: plugin commands not loaded: {error}", err=True)
+
+
+# One line per command for `kbbuild --help`: click would otherwise cut each docstring's first
+# sentence at the terminal's width and end it with "...".
+SHORT_HELP = {
+    "ingest": "Parse, clean, chunk, embed and store DOCS as a new KB version.",
+    "query": "Search the KB and print the best chunks with their sources.",
+    "versions": "List the KB's versions and what changed in each.",
+    "tag": "Name a KB version.",
+    "diff": "Files added, changed or removed between two versions.",
+    "rollback": "Make an older version's content current again.",
+    "gc": "Compact the tables and delete old untagged versions.",
+    "list": "List the collections in the KB folder.",
+    "eval": "Recall@k and MRR of the KB on labelled questions.",
+    "export": "Write a KB version as JSONL, Parquet, FAQ pairs or Markdown.",
+    "serve": "Serve the KB over HTTP (Dify External Knowledge API).",
+    "plugins": "List loaded plugins and what they provide.",
+    "inspect": "Show what the parser made of a file.",
+    "doctor": "Check which parsers, OCR backends and models can run here.",
+    "schemas": "Write the JSON Schemas of kbbuild's records and config.",
+}
+
+
+def _short_help() -> None:
+    for command in app.registered_commands:
+        name = command.name or (command.callback.__name__ if command.callback else "")
+        if command.short_help is None and name in SHORT_HELP:
+            command.short_help = SHORT_HELP[name]
+
+
+_short_help()
 
 
 def main() -> None:
