@@ -26,8 +26,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running(app) -> Iterator[httpx.Client]:
-    """``app`` served by uvicorn on a free localhost port, and a client for it."""
+def running(app, wait_ready: bool = True) -> Iterator[httpx.Client]:
+    """``app`` served by uvicorn on a free localhost port, and a client for it (once its models are
+    loaded, unless ``wait_ready`` is False)."""
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -38,6 +39,9 @@ def running(app) -> Iterator[httpx.Client]:
         time.sleep(0.05)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            while wait_ready and client.get("/health").status_code == 503:  # the models are still loading
+                assert time.monotonic() < deadline + 60, "the models did not load"
+                time.sleep(0.1)
             yield client
     finally:
         server.should_exit = True
@@ -189,7 +193,8 @@ def test_documented_errors(service):
 def test_health_and_openapi(service):
     health = service.get("/health", headers={"Authorization": f"Bearer {KEY}"}).json()
     assert health["status"] == "ok" and health["auth"] is True and health["collections"] == {"default": 1}
-    assert service.get("/health").json() == {"status": "ok"}  # liveness only without the key
+    assert health["ready"] is True and health["models_loaded_for"] == ["default"]
+    assert service.get("/health").json() == {"status": "ok", "ready": True}  # no details without the key
     openapi = service.get("/openapi.json").json()
     assert "/retrieval" in openapi["paths"] and "/health" in openapi["paths"]
     assert "RetrievalRequest" in openapi["components"]["schemas"]
@@ -200,3 +205,32 @@ def test_serve_refuses_a_public_address_without_a_key(sample_kb, cli, monkeypatc
     monkeypatch.delenv("KBBUILD_API_KEY", raising=False)
     result = cli("serve", "--kb", kb, "--host", "0.0.0.0")
     assert result.exit_code == 2 and "without an API key" in result.output
+
+
+def test_models_load_at_start_up_and_health_says_when_they_are_ready(sample_kb, monkeypatch):
+    """The server answers at once; /health is 503 "starting" until the embedding model is loaded,
+    then 200 "ok", and the first query does not wait for a model."""
+    from kbbuild.serve import app as serve_app
+
+    kb, _ = sample_kb
+    release = threading.Event()
+    warm = serve_app._Readiness.warm
+
+    def held_warm(self, *args):
+        release.wait(30)  # the test looks at /health while loading is held here
+        warm(self, *args)
+
+    monkeypatch.setattr(serve_app._Readiness, "warm", held_warm)
+    with running(create_app(kb, quiet(), KEY), wait_ready=False) as client:
+        starting = client.get("/health")
+        assert starting.status_code == 503 and starting.json() == {"status": "starting", "ready": False}
+        release.set()
+        deadline = time.monotonic() + 60
+        while client.get("/health").status_code != 200:
+            assert time.monotonic() < deadline, "the models did not load"
+            time.sleep(0.1)
+        ready = client.get("/health", headers={"Authorization": f"Bearer {KEY}"}).json()
+        assert ready["status"] == "ok" and ready["models_loaded_for"] == ["default"]
+        started = time.monotonic()
+        assert _ask(client, "How often must the pressure sensor be recalibrated?").status_code == 200
+        assert time.monotonic() - started < 5  # the model was loaded already (a cold load took about 10 s)

@@ -206,8 +206,8 @@ def test_unexpected_failures_are_json_without_internals(sample_kb, monkeypatch, 
 
 def test_health_is_liveness_only_without_a_valid_key(served):
     client, _, _ = served
-    assert client.get("/health").json() == {"status": "ok"}
-    assert client.get("/health", headers={"Authorization": "Bearer nope"}).json() == {"status": "ok"}
+    assert client.get("/health").json() == {"status": "ok", "ready": True}
+    assert client.get("/health", headers={"Authorization": "Bearer nope"}).json() == {"status": "ok", "ready": True}
     detailed = client.get("/health", headers=AUTH).json()
     assert detailed["collections"] == {"default": 1} and detailed["auth"] is True
 

@@ -12,6 +12,7 @@ and fused ranks have no such scale. Errors are ``{"error_code", "error_msg"}`` w
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from pathlib import Path
@@ -185,13 +186,58 @@ def _problem(error: dict) -> str:
     return f"{where}: {error['msg']}" if where else str(error["msg"])
 
 
+class _Readiness:
+    """Models load at start-up, in a thread, while the server already answers: a first request that
+    had to load the embedder itself waited about 10 s, long enough for a client such as Dify to
+    give up. ``/health`` says whether loading has finished (a server whose start-up hook never ran,
+    an ASGI test client without its lifespan, loads on first use as before and counts as ready)."""
+
+    def __init__(self) -> None:
+        self.started = False
+        self.done = threading.Event()
+        self.loaded: list[str] = []
+        self.error: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self.done.is_set() or not self.started
+
+    def warm(self, root: Path, searchers: _Searchers, reranker) -> None:
+        """Open every collection's current version (its embedding model loads) and run one query
+        through it, then load the reranker if one is configured."""
+        from kbbuild.store.kb import describe_collections
+
+        self.started = True
+        try:
+            for collection in describe_collections(root):
+                if collection.latest_version is None:
+                    continue
+                searchers.get(collection.name).embed_query("warm-up")
+                self.loaded.append(collection.name)
+            reranker()
+        except Exception as error:  # a broken collection must not keep the others from being served
+            self.error = f"{type(error).__name__}: {error}"
+            log.exception("loading models at start-up failed; they load on first use instead")
+        finally:
+            self.done.set()
+
+
 def create_app(root: Path, settings: Settings, api_key: str | None, *, max_body: int | None = None) -> FastAPI:
     """The ASGI app. Without ``api_key`` every request is accepted: the CLI then binds to localhost.
     ``max_body`` caps request bodies in bytes (default ``[serve] max_body_bytes``)."""
     from kbbuild.retrieve.rerank import load_reranker
     from kbbuild.store.kb import describe_collections
 
+    readiness = _Readiness()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI):
+        readiness.started = True
+        threading.Thread(target=readiness.warm, args=(root, searchers, reranker), daemon=True).start()
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="kbbuild knowledge service",
         version=__version__,
         description="Dify External Knowledge API over a kbbuild knowledge base. Error codes: "
@@ -274,17 +320,22 @@ def create_app(root: Path, settings: Settings, api_key: str | None, *, max_body:
         return RetrievalResponse(records=records)
 
     @app.get("/health")
-    def health(request: Request) -> dict:
-        """Liveness for anyone (load balancers have no key); what is served (each collection's
-        current version) only for a valid key, since collection names say what the KB holds."""
-        if key_error(request.headers.get("authorization"), api_key) is not None:
-            return {"status": "ok"}
-        collections = describe_collections(root)
-        return {
-            "status": "ok",
-            "kbbuild": __version__,
-            "auth": api_key is not None,
-            "collections": {c.name: c.latest_version for c in collections if c.latest_version is not None},
-        }
+    def health(request: Request):
+        """Liveness and readiness for anyone (load balancers have no key): HTTP 503 and status
+        "starting" while the models load, 200 and "ok" once they have; what is served (each
+        collection's current version) only for a valid key, since collection names say what the KB
+        holds."""
+        status = {"status": "ok" if readiness.ready else "starting", "ready": readiness.ready}
+        if key_error(request.headers.get("authorization"), api_key) is None:
+            collections = describe_collections(root)
+            status |= {
+                "kbbuild": __version__,
+                "auth": api_key is not None,
+                "collections": {c.name: c.latest_version for c in collections if c.latest_version is not None},
+                "models_loaded_for": list(readiness.loaded),
+            }
+            if readiness.error:
+                status["startup_error"] = readiness.error
+        return JSONResponse(status, status_code=200 if readiness.ready else 503)
 
     return app
