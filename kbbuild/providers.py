@@ -104,6 +104,9 @@ class Questioner(ABC):
     kbbuild filters them (Doc2Query--); ``failures`` counts passages that got none because of an error."""
 
     failures: int = 0
+    # Languages (``prompts.language`` codes) the model writes usable questions in; None = any. Chunks in
+    # other languages are not sent to it: their questions would all be filtered away, at full cost.
+    languages: frozenset[str] | None = None
 
     @abstractmethod
     def questions(self, passages: Sequence[str], n: int) -> list[list[str]]: ...

@@ -219,3 +219,35 @@ def test_changed_file_keeps_the_questions_of_its_unchanged_chunks(tmp_path):
         .to_list()
     )
     assert stored and all(r["chunk_id"] in chunk_ids() and r["kb_version"] == 2 for r in stored)
+
+
+@pytest.mark.slow
+def test_chunks_in_a_language_the_model_cannot_write_are_not_sent_to_it(tmp_path, cli):
+    """The packaged model writes English only: Chinese chunks get no candidates (and cost nothing),
+    and the run's notes say how many were left out and why."""
+    import json
+
+    import lancedb
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "policy_zh.md").write_text(
+        "# 差旅规定\n\n员工出差优先乘坐高铁二等座，单程超过六小时可以申请乘坐飞机经济舱，并须提前三天报批。\n",
+        encoding="utf-8",
+    )
+    (docs / "policy_en.md").write_text(
+        "# Travel rules\n\nStaff travel second class by train; a trip over six hours may be flown in economy "
+        "with approval three days ahead.\n",
+        encoding="utf-8",
+    )
+    result = cli("ingest", docs, "--kb", tmp_path / "kb", "--questions", "2", "--json", "--no-progress")
+    report = json.loads(result.output)
+    note = [n for n in report["notes"] if n.startswith("questions:")]
+    assert note == [
+        "questions: 1 Chinese chunks were not sent to llamacpp:smollm2, which writes English questions only "
+        "(set [questions] model to one that writes their language)"
+    ]
+    db = lancedb.connect(str(tmp_path / "kb" / "lancedb"))
+    asked = {row["source"] for row in db.open_table("questions").search().select(["source"]).limit(100).to_list()}
+    assert asked == {"policy_en.md"}
+    assert report["counts"]["questions_generated"] == 5  # the English chunk's candidates, nothing else

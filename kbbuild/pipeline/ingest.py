@@ -449,6 +449,8 @@ def ingest(
                         records.extend(driver.finish())
                     finally:
                         progress.close()
+                    if questions.note():
+                        plan.notes.append(questions.note())
                     if isinstance(pool, RayPool) and pool.spread():
                         plan.notes.append(pool.spread())
                     if on_cluster:

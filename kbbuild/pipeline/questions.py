@@ -9,6 +9,7 @@ this run processes again.
 from __future__ import annotations
 
 from kbbuild.config import Settings
+from kbbuild.enrich.questions.prompts import language
 from kbbuild.enrich.questions.select import AskedQuestions, CachedQuestion, reuse, select_questions
 from kbbuild.errors import ConfigError
 from kbbuild.plugins import Registry
@@ -16,6 +17,8 @@ from kbbuild.providers import Embedder, Questioner
 from kbbuild.records import Chunk, Manifest
 from kbbuild.store.kb import KB, pinned_table
 from kbbuild.store.schema import QUESTIONS_TABLE
+
+_LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
 
 
 class QuestionStage:
@@ -26,6 +29,19 @@ class QuestionStage:
         self.cache: dict[str, list[CachedQuestion]] = {}
         self._registry = registry
         self._all_settings = settings
+        self.not_asked: dict[str, int] = {}  # language -> chunks the generator cannot write questions for
+
+    def note(self) -> str | None:
+        """What the run's notes say about chunks left without questions because of their language."""
+        if not self.not_asked or self.questioner is None:
+            return None
+        names = _LANGUAGE_NAMES
+        counts = ", ".join(f"{count} {names.get(lang, lang)}" for lang, count in sorted(self.not_asked.items()))
+        writes = ", ".join(_LANGUAGE_NAMES.get(lang, lang) for lang in sorted(self.questioner.languages or ()))
+        return (
+            f"questions: {counts} chunks were not sent to {self.label}, which writes {writes} questions only "
+            "(set [questions] model to one that writes their language)"
+        )
 
     def start(self) -> None:
         """Load the configured generator, or refuse the run with the reason it cannot."""
@@ -56,6 +72,13 @@ class QuestionStage:
         options = self.settings
         cached = [c for c in chunks if c.id in self.cache]
         todo = [c for c in chunks if c.id not in self.cache]
+        languages = self.questioner.languages
+        if languages is not None:
+            for chunk in todo:
+                lang = language(chunk.text)
+                if lang not in languages:
+                    self.not_asked[lang] = self.not_asked.get(lang, 0) + 1
+            todo = [c for c in todo if language(c.text) in languages]
         before = self.questioner.failures
         raw = self.questioner.questions([c.text for c in todo], options.candidates) if todo else []
         failures = self.questioner.failures - before
