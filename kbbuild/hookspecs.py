@@ -37,6 +37,13 @@ if TYPE_CHECKING:
     )
     from kbbuild.records import Manifest
 
+# The version of this API (the hooks below, ``kbbuild.providers`` and ``kbbuild.records``). A plugin
+# states which versions it works with as a module attribute, ``kbbuild_api = ">=1.0,<2"`` (a PEP 440
+# specifier), and a plugin whose range excludes this version is refused when it is loaded, with both
+# versions named. A minor bump adds hooks, optional provider methods or record fields with defaults;
+# a major bump changes or removes something a plugin may rely on.
+API_VERSION = "1.0"
+
 PROJECT = "kbbuild"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)

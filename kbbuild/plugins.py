@@ -49,7 +49,28 @@ def make_plugin_manager(
             pm.register(module, name=name)
     for plugin in extra_plugins:
         pm.register(plugin)
+    for name, plugin in pm.list_name_plugin():
+        check_api_version(name, plugin)
     return pm
+
+
+def check_api_version(name: str, plugin: object) -> None:
+    """Refuse a plugin whose declared ``kbbuild_api`` range does not include this kbbuild's API
+    version, rather than let it fail later on a hook or record it does not know."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    declared = getattr(plugin, "kbbuild_api", None)
+    if declared is None:
+        return
+    try:
+        supported = SpecifierSet(str(declared))
+    except InvalidSpecifier:
+        raise PluginError(f"plugin '{name}' declares kbbuild_api = {declared!r}: not a version range") from None
+    if not supported.contains(hookspecs.API_VERSION, prereleases=True):
+        raise PluginError(
+            f"plugin '{name}' supports kbbuild plugin API {declared}, but this kbbuild provides API "
+            f"{hookspecs.API_VERSION}: install a version of the plugin made for it"
+        )
 
 
 @dataclass

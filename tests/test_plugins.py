@@ -131,3 +131,45 @@ def test_missing_plugin_module_and_pinned_parser_are_clear_errors():
     registry = Registry.from_plugin_manager(make_plugin_manager())
     with pytest.raises(PluginError, match="parser 'docling' pinned for pdf is not available"):
         registry.parser_for("pdf", {"pdf": "docling"})
+
+
+def _write_module(folder, name: str, api: str | None) -> None:
+    declared = f"kbbuild_api = {api!r}\n" if api is not None else ""
+    (folder / f"{name}.py").write_text(
+        "from kbbuild import hookimpl\n"
+        "from kbbuild.providers import Chunker\n"
+        f"{declared}"
+        "class Lines(Chunker):\n"
+        f"    name = '{name}-lines'\n"
+        "    version = '1'\n"
+        "    def chunk(self, document, settings, count_tokens):\n"
+        "        return []\n"
+        "@hookimpl\n"
+        "def kbbuild_register_chunkers(register):\n"
+        "    register(Lines())\n",
+        encoding="utf-8",
+    )
+
+
+def test_a_plugin_module_loads_with_plugin_and_its_api_range_is_checked(tmp_path, cli, monkeypatch):
+    """``--plugin module`` loads a module that is not installed; a module whose ``kbbuild_api``
+    range excludes this kbbuild's API version is refused with both versions named."""
+    from kbbuild.hookspecs import API_VERSION
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _write_module(tmp_path, "fits_api", ">=1.0,<2")
+    _write_module(tmp_path, "future_api", ">=2")
+    _write_module(tmp_path, "bad_api", "one point oh")
+    listed = cli("plugins", "--plugin", "fits_api")
+    assert listed.exit_code == 0, listed.output
+    assert f"kbbuild plugin API {API_VERSION}" in listed.output and "fits_api-lines" in listed.output
+    refused = cli("plugins", "--plugin", "future_api")
+    assert refused.exit_code == 2
+    assert (
+        f"plugin 'future_api' supports kbbuild plugin API >=2, but this kbbuild provides API {API_VERSION}"
+        in refused.output
+    )
+    assert "not a version range" in cli("plugins", "--plugin", "bad_api").output
+    ingest_refused = cli("ingest", tmp_path, "--kb", tmp_path / "kb", "--plugin", "future_api", "--no-progress")
+    assert ingest_refused.exit_code == 2 and "supports kbbuild plugin API >=2" in ingest_refused.output
+    assert not (tmp_path / "kb" / "versions").exists()

@@ -89,6 +89,22 @@ def _settings(config: Path | None, overrides: dict[str, object]) -> Settings:
     return load_settings(config).with_overrides(overrides)
 
 
+PluginOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--plugin",
+        help="Load a plugin module that is not installed as a package (importable name, e.g. "
+        "my_rules.kbbuild_plugin); repeat for more. Adds to [plugins] in kbbuild.toml.",
+    ),
+]
+
+
+def _with_plugins(settings: Settings, modules: list[str] | None) -> Settings:
+    if modules:
+        settings.plugins = [*settings.plugins, *(m for m in modules if m not in settings.plugins)]
+    return settings
+
+
 @app.command()
 @_friendly
 def ingest(
@@ -96,6 +112,7 @@ def ingest(
     kb: KbOption = Path("kb"),
     collection: CollectionOption = None,
     config: ConfigOption = None,
+    plugin: PluginOption = None,
     embed_model: Annotated[
         str | None,
         typer.Option(
@@ -252,6 +269,7 @@ def ingest(
             "ingest.progress": False if not (progress and sys.stderr.isatty()) else None,
         },
     )
+    settings = _with_plugins(settings, plugin)
     if questions is not None:
         settings.questions.n = max(questions, 1)
         chosen = settings.questions.generator or _default_generator(settings.questions.model)
@@ -592,11 +610,13 @@ def serve(
 
 @app.command()
 @_friendly
-def plugins(config: ConfigOption = None) -> None:
+def plugins(config: ConfigOption = None, plugin: PluginOption = None) -> None:
     """List loaded plugins and the parsers, cleaners, chunkers, embedders and exporters they provide."""
+    from kbbuild.hookspecs import API_VERSION
     from kbbuild.plugins import Registry, make_plugin_manager, plugin_origins
 
-    settings = _settings(config, {})
+    settings = _with_plugins(_settings(config, {}), plugin)
+    typer.echo(f"kbbuild plugin API {API_VERSION}")
     pm = make_plugin_manager(settings.plugins)
     registry = Registry.from_plugin_manager(pm)
     typer.echo("plugins:")

@@ -10,6 +10,9 @@ from kbbuild.errors import InputError
 from kbbuild.providers import ParseContext, Parser
 from kbbuild.records import Document, Element, ElementKind, ExtractionMethod, SourceFile
 
+# The kbbuild plugin API versions this plugin is written for (kbbuild refuses to load it otherwise).
+kbbuild_api = ">=1.0,<2"
+
 _TIMING = re.compile(r"(\d\d:\d\d:\d\d[,.]\d{3})\s*-->\s*(\d\d:\d\d:\d\d[,.]\d{3})")
 
 
