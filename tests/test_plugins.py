@@ -173,3 +173,59 @@ def test_a_plugin_module_loads_with_plugin_and_its_api_range_is_checked(tmp_path
     ingest_refused = cli("ingest", tmp_path, "--kb", tmp_path / "kb", "--plugin", "future_api", "--no-progress")
     assert ingest_refused.exit_code == 2 and "supports kbbuild plugin API >=2" in ingest_refused.output
     assert not (tmp_path / "kb" / "versions").exists()
+
+
+def test_the_example_cleaner_plugin_redacts_case_numbers_before_chunking(tmp_path, cli):
+    """plugins/kbbuild-caseids, installed like any third-party package (make dev installs it)."""
+    import json
+
+    import lancedb
+
+    pytest.importorskip("kbbuild_caseids", reason="the example plugin is not installed (make dev)")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "claims.md").write_text(
+        "# Storm claims\n\nClaim CLM-2026-004512 was paid on 3 March; CASE-2025-88123 is still open.\n",
+        encoding="utf-8",
+    )
+    assert "case-ids" in cli("plugins").output
+    report = json.loads(cli("ingest", docs, "--kb", tmp_path / "kb", "--json", "--no-progress").output)
+    [record] = report["files"]
+    assert record["status"] == "ingested"
+    assert "case-ids: 2 claim or case numbers redacted" in record["warnings"]
+    rows = lancedb.connect(str(tmp_path / "kb" / "lancedb")).open_table("chunks").to_arrow().to_pylist()
+    text = " ".join(row["text"] + " " + row["search_text"] for row in rows)
+    assert "[CASE-ID]" in text and "004512" not in text and "88123" not in text
+
+
+def test_a_plugin_that_raises_on_one_file_fails_that_file_with_its_name(tmp_path, cli, monkeypatch):
+    import json
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "fragile_rules.py").write_text(
+        "from kbbuild import hookimpl\n"
+        "from kbbuild.providers import Cleaner\n"
+        "class Fragile(Cleaner):\n"
+        "    name = 'fragile'\n"
+        "    version = '1'\n"
+        "    def clean(self, document, settings):\n"
+        "        if any('boom' in e.text for e in document.elements):\n"
+        "            raise ValueError('cannot handle this one')\n"
+        "        return document\n"
+        "@hookimpl\n"
+        "def kbbuild_register_cleaners(register):\n"
+        "    register(Fragile())\n",
+        encoding="utf-8",
+    )
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "fine.md").write_text("# Fine\n\nThe berth reopens on Monday after the inspection.\n", encoding="utf-8")
+    (docs / "bad.md").write_text("# Bad\n\nThis note says boom and the plugin trips on it.\n", encoding="utf-8")
+    result = cli("ingest", docs, "--kb", tmp_path / "kb", "--plugin", "fragile_rules", "--json", "--no-progress")
+    assert result.exit_code == 1, result.output  # one file failed, the other is committed
+    files = {f["relpath"]: f for f in json.loads(result.output)["files"]}
+    assert files["fine.md"]["status"] == "ingested"
+    assert files["bad.md"]["status"] == "failed"
+    assert files["bad.md"]["error"] == (
+        "internal error while clean, in cleaner 'fragile' from fragile_rules: ValueError: cannot handle this one"
+    )

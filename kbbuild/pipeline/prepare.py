@@ -111,6 +111,12 @@ def _timed(windows: Iterator[Document], seconds: Counter[str]) -> Iterator[Docum
         yield document
 
 
+def _who(provider) -> str:
+    """A provider as a failure names it: its kind, its name and the package it comes from, so that
+    a plugin's bug is reported as the plugin's, not as kbbuild's."""
+    return f"{provider.kind} '{provider.name}' from {type(provider).__module__.split('.')[0]}"
+
+
 def _native_out_of_memory(error: BaseException) -> bool:
     """An allocation that failed in native code, raised as the library's own error type: ONNX
     Runtime's "std::bad_alloc" (rapidocr wraps it in one more exception of its own)."""
@@ -137,7 +143,7 @@ def prepare_parts(
     numbering = _Numbering()
     held: list[Chunk] | None = None  # the latest window's chunks: the last one goes out with the record
     identity: tuple[str, ...] = ()
-    stage = "parse"
+    stage, running = "parse", _who(parser)  # running: the provider to name if it fails
     try:
         context = ParseContext(settings, on_page or (lambda _page: None), registry)
         for number, document in enumerate(_timed(parser.parse_windows(source, context), totals.seconds)):
@@ -146,18 +152,19 @@ def prepare_parts(
                 crash_point(f"part {number} of {source.relpath}")
             stage, started = "clean", time.perf_counter()
             for cleaner in registry.cleaners:
+                running = _who(cleaner)
                 document = cleaner.clean(document, settings)
             if number == 0:
                 identity = document.identity  # judged from the file's opening: every window carries it
             else:
                 document = document.model_copy(update={"identity": identity})
             totals.seconds["clean"] += time.perf_counter() - started
-            stage, started = "chunk", time.perf_counter()
+            stage, started, running = "chunk", time.perf_counter(), _who(tools.chunker)
             chunks = tools.chunker.chunk(document, settings, tools.count_tokens)
             held = numbering.renumber(chunks, first_window=number == 0)
             totals.seconds["chunk"] += time.perf_counter() - started
             totals.add(document)
-            stage = "parse"
+            stage, running = "parse", _who(parser)
     except InputError as error:
         yield PreparedFile(source=source, parser=parser.name, error=str(error))
         return
@@ -173,7 +180,7 @@ def prepare_parts(
         if tools.debug:
             raise
         detail = traceback.format_exception_only(type(error), error)[-1].strip()
-        reason = f"internal error while {stage} ({parser.name}): {detail}"
+        reason = f"internal error while {stage}, in {running}: {detail}"
         yield PreparedFile(source=source, parser=parser.name, error=reason)
         return
     yield PreparedFile(
