@@ -29,6 +29,7 @@ from kbbuild.errors import InputError, KBError
 from kbbuild.serve.conditions import FIELDS, MetadataCondition, metadata_sql
 from kbbuild.serve.errors import ERROR_CODES, ServeError, error_response
 from kbbuild.serve.guard import Guard, key_error
+from kbbuild.serve.vector_stores import make_router
 
 log = logging.getLogger("kbbuild.serve")
 _SEE_LOG = "Retrieval failed inside kbbuild; the server log has the details."
@@ -160,24 +161,24 @@ def _install_error_handlers(app: FastAPI) -> None:
     or a reset connection tells its user nothing."""
 
     @app.exception_handler(ServeError)
-    async def _failure(_: Request, failure: ServeError) -> JSONResponse:
-        return error_response(failure.code, failure.detail)
+    async def _failure(request: Request, failure: ServeError) -> JSONResponse:
+        return error_response(failure.code, failure.detail, path=request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, error: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         problems = "; ".join(_problem(e) for e in error.errors())
-        return error_response(3001, f"Invalid request body: {problems}")
+        return error_response(3001, f"Invalid request body: {problems}", path=request.url.path)
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, error: HTTPException) -> JSONResponse:
+    async def _http(request: Request, error: HTTPException) -> JSONResponse:
         code = {404: 4004, 405: 4005}.get(error.status_code, 3001 if error.status_code < 500 else 5001)
-        return error_response(code)
+        return error_response(code, path=request.url.path)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
         # The traceback goes to the server log (the server logs the re-raised exception); the client
         # gets no internals, which may name the KB's folder or its columns.
-        return error_response(5001, _SEE_LOG)
+        return error_response(5001, _SEE_LOG, path=request.url.path)
 
 
 def _problem(error: dict) -> str:
@@ -259,6 +260,27 @@ def create_app(root: Path, settings: Settings, api_key: str | None, *, max_body:
                 state["reranker"] = load_reranker(query.reranker, query.device)
             return state["reranker"]
 
+    def search(knowledge_id: str, text: str, k: int, where: str | None) -> list:
+        """kbbuild's search with the service's settings, shared by the Dify and OpenAI endpoints."""
+        searcher = searchers.get(knowledge_id)
+        try:
+            return searcher.search(
+                text,
+                k=k,
+                mode=query.mode,
+                where=where,
+                questions=query.questions,
+                candidates=query.candidates,
+                rrf_k=query.rrf_k,
+                fusion=query.fusion,
+                rerank=reranker(),
+                rerank_candidates=query.rerank_candidates,
+            )
+        except KBError as error:
+            raise _search_failure(error) from None
+
+    app.include_router(make_router(search, lambda: describe_collections(root)))
+
     @app.post(
         "/retrieval",
         response_model=RetrievalResponse,
@@ -275,22 +297,7 @@ def create_app(root: Path, settings: Settings, api_key: str | None, *, max_body:
             where = metadata_sql(body.metadata_condition)
         except InputError as error:
             raise ServeError(3002, f"Invalid metadata_condition: {error}") from None
-        searcher = searchers.get(body.knowledge_id)
-        try:
-            hits = searcher.search(
-                body.query,
-                k=body.retrieval_setting.top_k,
-                mode=query.mode,
-                where=where,
-                questions=query.questions,
-                candidates=query.candidates,
-                rrf_k=query.rrf_k,
-                fusion=query.fusion,
-                rerank=reranker(),
-                rerank_candidates=query.rerank_candidates,
-            )
-        except KBError as error:
-            raise _search_failure(error) from None
+        hits = search(body.knowledge_id, body.query, body.retrieval_setting.top_k, where)
         records = []
         for hit in hits:
             score = hit.rerank_score if hit.rerank_score is not None else max(0.0, hit.similarity)

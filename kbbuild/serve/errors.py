@@ -15,7 +15,7 @@ ERROR_CODES = {
     3001: (400, "Invalid request body."),
     3002: (400, "Invalid metadata_condition."),
     3003: (413, "Request body too large."),
-    4004: (404, "No such endpoint: use POST /retrieval or GET /health."),
+    4004: (404, "No such endpoint: use POST /retrieval, POST /v1/vector_stores/{id}/search or GET /health."),
     4005: (405, "Method not allowed on this endpoint."),
     5001: (500, "Retrieval failed inside kbbuild."),
 }
@@ -36,6 +36,16 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def error_response(code: int, detail: str | None = None) -> JSONResponse:
+OPENAI_PREFIX = "/v1/"  # the OpenAI-compatible endpoints answer errors in OpenAI's shape
+_OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found"}
+
+
+def error_response(code: int, detail: str | None = None, *, path: str = "") -> JSONResponse:
+    """Dify's ``{"error_code", "error_msg"}``; under ``/v1/`` OpenAI's ``{"error": {"message", "type",
+    "code"}}``, which the ``openai`` client reads into its exception's message."""
     status, message = ERROR_CODES[code]
-    return JSONResponse(status_code=status, content={"error_code": code, "error_msg": printable(detail or message)})
+    text = printable(detail or message)
+    if path.startswith(OPENAI_PREFIX):
+        kind = _OPENAI_TYPES.get(status, "invalid_request_error" if status < 500 else "server_error")
+        return JSONResponse(status_code=status, content={"error": {"message": text, "type": kind, "code": code}})
+    return JSONResponse(status_code=status, content={"error_code": code, "error_msg": text})

@@ -89,8 +89,8 @@ class Guard:
         self.api_key = api_key
         self.max_body = max_body
 
-    def _too_large(self) -> Response:
-        return error_response(3003, f"Request body too large: the limit is {self.max_body} bytes.")
+    def _too_large(self, path: str) -> Response:
+        return error_response(3003, f"Request body too large: the limit is {self.max_body} bytes.", path=path)
 
     def _refusal(self, scope: MutableMapping[str, Any]) -> Response | None:
         """The answer for a request refused on its headers alone, or None."""
@@ -98,10 +98,10 @@ class Guard:
         if scope["path"] not in PUBLIC_PATHS:
             code = key_error(headers.get("authorization"), self.api_key)
             if code is not None:
-                return error_response(code)
+                return error_response(code, path=scope["path"])
         declared = headers.get("content-length", "").strip()
         if declared.isdigit() and int(declared) > self.max_body:
-            return self._too_large()
+            return self._too_large(scope["path"])
         return None
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
@@ -115,7 +115,7 @@ class Guard:
         try:
             body = await _read_body(receive, self.max_body)
         except _TooLarge:
-            await self._too_large()(scope, receive, send)
+            await self._too_large(scope["path"])(scope, receive, send)
             return
         except _Gone:
             return
