@@ -571,8 +571,10 @@ def serve(
     rerank: Annotated[bool | None, typer.Option("--rerank/--no-rerank", help="Rerank with the cross-encoder.")] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Serve the KB over HTTP with Dify's External Knowledge API (POST /retrieval), GET /health and an
-    OpenAPI document (/openapi.json, /docs). knowledge_id = collection[@version-or-tag]."""
+    """Serve the KB over HTTP with Dify's External Knowledge API (POST /retrieval), OpenAI's
+    vector-store search (POST /v1/vector_stores/{id}/search, GET /v1/vector_stores), GET /health and
+    an OpenAPI document (/openapi.json, /docs). knowledge_id and vector store id =
+    collection[@version-or-tag]. Models load at start-up; /health says when they are ready."""
     import os
 
     import uvicorn
@@ -715,7 +717,7 @@ SHORT_HELP = {
     "list": "List the collections in the KB folder.",
     "eval": "Recall@k and MRR of the KB on labelled questions.",
     "export": "Write a KB version as JSONL, Parquet, FAQ pairs or Markdown.",
-    "serve": "Serve the KB over HTTP (Dify External Knowledge API).",
+    "serve": "Serve the KB over HTTP (Dify and OpenAI vector-store APIs).",
     "plugins": "List loaded plugins and what they provide.",
     "inspect": "Show what the parser made of a file.",
     "doctor": "Check which parsers, OCR backends and models can run here.",
