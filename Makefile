@@ -34,7 +34,7 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 # ray extras (torch pinned so that nothing they pull in replaces the CPU build).
 $(VENV)/.dev: pyproject.toml $(VENV)/.installed $(wildcard plugins/*/pyproject.toml)
 	echo "$(TORCH_SPEC)" > $(VENV)/torch-constraint.txt
-	$(PIP) install --quiet -c $(VENV)/torch-constraint.txt -e ".[dev,paddle,ray]"
+	$(PIP) install --quiet -c $(VENV)/torch-constraint.txt -e ".[dev,paddle,ray,mcp]"
 	for plugin in plugins/*/; do $(PIP) install --quiet -e "$$plugin"; done
 	touch $@
 

@@ -560,6 +560,30 @@ def export(
 
 @app.command()
 @_friendly
+def mcp(
+    kb: KbOption = Path("kb"),
+    mode: Annotated[str | None, typer.Option(help="Search mode: vector, fts, hybrid.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Serve the KB's retrieval as MCP tools over stdio (search, list_collections), for agents and
+    desktop assistants: point the client's MCP configuration at `kbbuild mcp --kb /path/to/kb`."""
+    import importlib.util
+
+    from kbbuild.store.kb import describe_collections
+
+    if importlib.util.find_spec("mcp") is None:
+        raise ConfigError("kbbuild mcp needs the MCP Python SDK: pip install 'kbbuild[mcp]'")
+    from kbbuild.serve.mcp_tools import build_server
+
+    settings = _settings(config, {"query.mode": mode, "ingest.progress": False})
+    describe_collections(kb)  # no KB here: say so now, not on the first tool call
+    server, tools = build_server(kb, settings)
+    tools.warm()  # stdout is the protocol's: nothing may be printed there
+    server.run("stdio")
+
+
+@app.command()
+@_friendly
 def serve(
     kb: KbOption = Path("kb"),
     host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
@@ -718,6 +742,7 @@ SHORT_HELP = {
     "eval": "Recall@k and MRR of the KB on labelled questions.",
     "export": "Write a KB version as JSONL, Parquet, FAQ pairs or Markdown.",
     "serve": "Serve the KB over HTTP (Dify and OpenAI vector-store APIs).",
+    "mcp": "Serve the KB's search as MCP tools over stdio.",
     "plugins": "List loaded plugins and what they provide.",
     "inspect": "Show what the parser made of a file.",
     "doctor": "Check which parsers, OCR backends and models can run here.",

@@ -1,0 +1,140 @@
+"""kbbuild's retrieval as MCP tools (the maintained MCP Python SDK), for agent frameworks and desktop
+assistants that call tools rather than HTTP APIs: ``kbbuild mcp --kb ./kb`` serves them over stdio.
+
+Two tools:
+
+- ``search``: the best chunks for a query in a collection (optionally pinned, ``hr@12``), with
+  OpenAI-style ``filters`` over the same fields as the HTTP endpoints, each hit cited (source file,
+  pages, heading path, chunk id, KB version) so that the agent can quote where an answer comes from;
+- ``list_collections``: the collections, their current version, tags, files, chunks and model.
+
+Models load when the server starts, before it answers its first call, as ``serve`` does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kbbuild import __version__
+from kbbuild.config import Settings
+from kbbuild.errors import InputError, KBError
+
+INSTRUCTIONS = (
+    "Search a kbbuild knowledge base. Call list_collections to see what is there, then search with a "
+    "question in natural language; cite each answer with the hit's source and pages."
+)
+MAX_TOP_K = 50
+
+
+class KnowledgeTools:
+    """What the tools do, without the protocol: one searcher per (collection, version), kept."""
+
+    def __init__(self, root: Path, settings: Settings) -> None:
+        from kbbuild.plugins import Registry, make_plugin_manager
+
+        self.root = root
+        self.settings = settings
+        self.registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
+        self._searchers: dict[tuple[str, int], Any] = {}
+
+    def _searcher(self, collection: str):
+        from kbbuild.retrieve.kb import SearchableKB
+
+        name, _, ref = collection.partition("@")
+        try:
+            kb = SearchableKB.open(self.root, name or "default")
+            version = kb.manifest(kb.resolve(ref or None)).kb_version
+        except KBError:
+            raise InputError(f"no collection or version '{collection}' (call list_collections)") from None
+        key = (kb.collection, version)
+        if key not in self._searchers:
+            self._searchers[key] = kb.searcher(version, settings=self.settings, registry=self.registry)
+        return self._searchers[key]
+
+    def warm(self) -> None:
+        for collection in self.list_collections():
+            self._searcher(collection["name"]).embed_query("warm-up")
+
+    def search(self, query: str, top_k: int, collection: str, filters: dict | None) -> list[dict]:
+        from kbbuild.serve.vector_stores import ComparisonFilter, CompoundFilter, filter_sql
+
+        if not query.strip():
+            raise InputError("query is empty")
+        if not 1 <= top_k <= MAX_TOP_K:
+            raise InputError(f"top_k must be 1..{MAX_TOP_K}")
+        where = None
+        if filters:
+            model = CompoundFilter if filters.get("type") in ("and", "or") else ComparisonFilter
+            where = filter_sql(model.model_validate(filters))
+        query_settings = self.settings.query
+        hits = self._searcher(collection).search(
+            query,
+            k=top_k,
+            mode=query_settings.mode,
+            where=where,
+            questions=query_settings.questions,
+            candidates=query_settings.candidates,
+            rrf_k=query_settings.rrf_k,
+            fusion=query_settings.fusion,
+        )
+        return [
+            {
+                "text": hit.text,
+                "source": hit.source,
+                "pages": list(hit.pages),
+                "heading_path": list(hit.heading_path),
+                "document": hit.document,
+                "score": round(max(0.0, hit.similarity), 6),
+                "rank": hit.rank,
+                "chunk_id": hit.chunk_id,
+                "collection": collection,
+                "kb_version": hit.kb_version,
+            }
+            for hit in hits
+        ]
+
+    def list_collections(self) -> list[dict]:
+        from kbbuild.store.kb import describe_collections
+
+        return [
+            {
+                "name": c.name,
+                "version": c.latest_version,
+                "versions": c.versions,
+                "tags": c.tags,
+                "files": c.files,
+                "chunks": c.chunks,
+                "model": c.model,
+            }
+            for c in describe_collections(self.root)
+            if c.latest_version is not None
+        ]
+
+
+def build_server(root: Path, settings: Settings):
+    """The MCP server with kbbuild's tools. A caller's mistake (an unknown collection, a bad filter)
+    reaches the client as a tool error with its message; anything else is reported by the SDK as a
+    failed call whose details stay in the server's log."""
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    tools = KnowledgeTools(root, settings)
+    server = MCPServer(name="kbbuild", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
+
+    @server.tool(description="Search the knowledge base; returns the best chunks, each with its source to cite.")
+    def search(query: str, top_k: int = 5, collection: str = "default", filters: dict | None = None) -> list[dict]:
+        """query: a question in natural language. collection: a name from list_collections, optionally
+        @version or @tag. filters: {"type": "eq", "key": "source", "value": "report.pdf"}, or
+        {"type": "and"|"or", "filters": [...]}; keys: source, page, heading_path, kinds, chunk_index,
+        n_tokens, kb_version, parser; types: eq ne gt gte lt lte in nin."""
+        try:
+            return tools.search(query, top_k, collection, filters)
+        except (InputError, ValueError) as error:  # the caller's mistake: its message goes back to it
+            raise ToolError(str(error)) from None
+
+    @server.tool(description="List the knowledge base's collections with their current version, files and chunks.")
+    def list_collections() -> list[dict]:
+        return tools.list_collections()
+
+    return server, tools
