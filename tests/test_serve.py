@@ -82,6 +82,7 @@ def test_retrieval_answers_in_difys_format(service):
     assert "90 days" in top["content"] and top["title"] == "northwind_field_manual.pdf"
     assert 0 < top["score"] <= 1 and top["metadata"]["pages"] == [3]
     assert top["metadata"]["collection"] == "default" and top["metadata"]["matched_by"]
+    assert top["metadata"]["document_id"] == "northwind_field_manual.pdf"  # Dify groups records by it
     chinese = _ask(service, "一线城市住宿费每晚不超过多少钱？", top_k=1).json()["records"]
     assert chinese[0]["title"] == "xinghe_travel_policy_zh.pdf" and "六百元" in chinese[0]["content"]
 

@@ -78,6 +78,7 @@ class RetrievalRequest(BaseModel):
 
 
 class RecordMetadata(BaseModel):
+    document_id: str = Field(description="The source file's path in the KB: Dify groups and cites records by it.")
     source: str
     pages: list[int]
     heading_path: list[str]
@@ -309,6 +310,7 @@ def create_app(root: Path, settings: Settings, api_key: str | None, *, max_body:
                     score=round(score, 6),
                     title=Path(hit.source).name,
                     metadata=RecordMetadata(
+                        document_id=hit.source,
                         source=hit.source,
                         pages=hit.pages,
                         heading_path=hit.heading_path,
