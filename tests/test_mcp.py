@@ -57,10 +57,12 @@ def test_an_mcp_client_lists_the_tools_and_searches_with_citations(sample_kb):
             },
         )
         missing = await session.call_tool("search", {"query": "x", "collection": "nope"})
-        return tools, collections, hits, filtered, missing
+        versions = await session.call_tool("list_versions", {"collection": "default"})
+        pinned = await session.call_tool("search", {"query": "pressure sensor", "collection": "default@1", "top_k": 1})
+        return tools, collections, hits, filtered, missing, versions, pinned
 
-    tools, collections, hits, filtered, missing = _session(kb, calls)
-    assert {tool.name for tool in tools.tools} == {"search", "list_collections"}
+    tools, collections, hits, filtered, missing, versions, pinned = _session(kb, calls)
+    assert {tool.name for tool in tools.tools} == {"search", "list_collections", "list_versions"}
     [default] = _payload(collections)
     assert default["name"] == "default" and default["version"] == 1 and default["files"] >= 9
     found = _payload(hits)
@@ -70,3 +72,6 @@ def test_an_mcp_client_lists_the_tools_and_searches_with_citations(sample_kb):
     assert top["chunk_id"] and top["kb_version"] == 1 and 0 < top["score"] <= 1
     assert "northwind_field_manual.pdf" not in {hit["source"] for hit in _payload(filtered)}
     assert missing.is_error and "no collection or version 'nope'" in missing.content[0].text
+    [first] = _payload(versions)
+    assert first["version"] == 1 and first["files"] >= 9 and first["chunks"] > 0 and first["created_at"]
+    assert _payload(pinned)[0]["kb_version"] == 1

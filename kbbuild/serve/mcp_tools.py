@@ -1,12 +1,14 @@
 """kbbuild's retrieval as MCP tools (the maintained MCP Python SDK), for agent frameworks and desktop
 assistants that call tools rather than HTTP APIs: ``kbbuild mcp --kb ./kb`` serves them over stdio.
 
-Two tools:
+Three tools:
 
 - ``search``: the best chunks for a query in a collection (optionally pinned, ``hr@12``), with
   OpenAI-style ``filters`` over the same fields as the HTTP endpoints, each hit cited (source file,
   pages, heading path, chunk id, KB version) so that the agent can quote where an answer comes from;
-- ``list_collections``: the collections, their current version, tags, files, chunks and model.
+- ``list_collections``: the collections, their current version, tags, files, chunks and model;
+- ``list_versions``: a collection's versions (when, tags, files, chunks), any of which ``search``
+  can be pinned to.
 
 Models load when the server starts, before it answers its first call, as ``serve`` does.
 """
@@ -94,6 +96,34 @@ class KnowledgeTools:
             for hit in hits
         ]
 
+    def list_versions(self, collection: str) -> list[dict]:
+        from kbbuild.store.kb import KB
+
+        try:
+            kb = KB.open(self.root, collection or "default")
+        except KBError:
+            raise InputError(f"no collection '{collection}' (call list_collections)") from None
+        tags: dict[int, list[str]] = {}
+        for name, version in kb.tags().items():
+            tags.setdefault(version, []).append(name)
+        out = []
+        for version in kb.versions():
+            manifest = kb.manifest(version)
+            counts = manifest.counts
+            out.append(
+                {
+                    "version": version,
+                    "created_at": manifest.created_at.isoformat(),
+                    "tags": sorted(tags.get(version, [])),
+                    "files": counts.files_ingested + counts.files_unchanged,
+                    "files_ingested": counts.files_ingested,
+                    "files_removed": counts.files_removed,
+                    "chunks": counts.chunks_total,
+                    "model": manifest.embedding.name,
+                }
+            )
+        return out
+
     def list_collections(self) -> list[dict]:
         from kbbuild.store.kb import describe_collections
 
@@ -136,5 +166,13 @@ def build_server(root: Path, settings: Settings):
     @server.tool(description="List the knowledge base's collections with their current version, files and chunks.")
     def list_collections() -> list[dict]:
         return tools.list_collections()
+
+    @server.tool(description="List a collection's versions (newest last): when, tags, files and chunks.")
+    def list_versions(collection: str = "default") -> list[dict]:
+        """Search a version by naming it in search's collection: 'default@3' or 'default@TAG'."""
+        try:
+            return tools.list_versions(collection)
+        except InputError as error:
+            raise ToolError(str(error)) from None
 
     return server, tools
