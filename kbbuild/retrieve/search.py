@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kbbuild.config import IndexSettings
+from kbbuild.config import IndexSettings, QuerySettings
 from kbbuild.errors import KBError
 from kbbuild.records import AlsoIn, Manifest, Match, SearchHit
 from kbbuild.retrieve.fusion import RankedList, fuse
@@ -107,6 +107,24 @@ class Searcher:
         if questions and self.questions is not None:
             lists += [f"question-{name}" for name in list(lists)]
         return lists
+
+    def search_configured(
+        self, text: str, k: int, query: QuerySettings, *, where: str | None = None, rerank=None
+    ) -> list[SearchHit]:
+        """``search`` with the choices of a ``[query]`` section: what every served endpoint (Dify,
+        OpenAI, MCP) runs, so that they rank alike."""
+        return self.search(
+            text,
+            k=k,
+            mode=query.mode,
+            where=where,
+            questions=query.questions,
+            candidates=query.candidates,
+            rrf_k=query.rrf_k,
+            fusion=query.fusion,
+            rerank=rerank,
+            rerank_candidates=query.rerank_candidates,
+        )
 
     def search(
         self,

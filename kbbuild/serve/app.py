@@ -265,18 +265,7 @@ def create_app(root: Path, settings: Settings, api_key: str | None, *, max_body:
         """kbbuild's search with the service's settings, shared by the Dify and OpenAI endpoints."""
         searcher = searchers.get(knowledge_id)
         try:
-            return searcher.search(
-                text,
-                k=k,
-                mode=query.mode,
-                where=where,
-                questions=query.questions,
-                candidates=query.candidates,
-                rrf_k=query.rrf_k,
-                fusion=query.fusion,
-                rerank=reranker(),
-                rerank_candidates=query.rerank_candidates,
-            )
+            return searcher.search_configured(text, k, query, where=where, rerank=reranker())
         except KBError as error:
             raise _search_failure(error) from None
 

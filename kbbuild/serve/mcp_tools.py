@@ -69,17 +69,7 @@ class KnowledgeTools:
         if filters:
             model = CompoundFilter if filters.get("type") in ("and", "or") else ComparisonFilter
             where = filter_sql(model.model_validate(filters))
-        query_settings = self.settings.query
-        hits = self._searcher(collection).search(
-            query,
-            k=top_k,
-            mode=query_settings.mode,
-            where=where,
-            questions=query_settings.questions,
-            candidates=query_settings.candidates,
-            rrf_k=query_settings.rrf_k,
-            fusion=query_settings.fusion,
-        )
+        hits = self._searcher(collection).search_configured(query, top_k, self.settings.query, where=where)
         return [
             {
                 "text": hit.text,
