@@ -179,7 +179,7 @@ class _Broken:
     def __init__(self, error: Exception) -> None:
         self.error = error
 
-    def search(self, *args, **kwargs):
+    def search_configured(self, *args, **kwargs):
         raise self.error
 
 
