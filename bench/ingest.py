@@ -12,6 +12,7 @@ whole process tree (sampled every 0.2 s, workers included), and the median ratio
     python bench/ingest.py --max-files 4 --repeat 10 --only kbbuild   # peak RSS at 10x the corpus
     python bench/ingest.py --kbbuild-args "--workers 1"  # any ingest flags
     python bench/ingest.py --only kbbuild --engines local,ray --glob '*10Q*'   # the Ray engine on one node
+    python bench/ingest.py --glob '*10Q*' --variant float='--embed-precision float'   # a second kbbuild side
 
 Needs ``make bench-deps`` (unstructured's PDF extra) for the peer side.
 """
@@ -125,6 +126,13 @@ def main() -> None:
     parser.add_argument(
         "--engines", default="local", help="kbbuild engines to run side by side, e.g. 'local,ray' (each its own side)"
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=FLAGS",
+        help="another kbbuild side with its own ingest flags, e.g. float='--embed-precision float' (repeatable)",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--peer", nargs=2, type=Path, metavar=("DOCS", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -140,7 +148,10 @@ def main() -> None:
     docs = work / "docs"
     stage(files, args.repeat, docs)
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    kbbuild_sides = {("kbbuild" if e == "local" else f"kbbuild-{e}"): e for e in engines}
+    kbbuild_sides = {("kbbuild" if e == "local" else f"kbbuild-{e}"): (e, "") for e in engines}
+    for variant in args.variant:
+        name, _, flags = variant.partition("=")
+        kbbuild_sides[f"kbbuild-{name}"] = ("local", flags)
     sides = [*kbbuild_sides] if args.only in (None, "kbbuild") else []
     sides += ["peer"] if args.only in (None, "peer") else []
     runs: dict[str, list[dict]] = {side: [] for side in sides}
@@ -150,8 +161,9 @@ def main() -> None:
                 out = work / f"{side}-{round_number}"
                 if side in kbbuild_sides:
                     command = [sys.executable, "-m", "kbbuild", "ingest", str(docs), "--kb", str(out)]
-                    command += ["--no-progress", "--json", "--engine", kbbuild_sides[side]]
-                    command += shlex.split(args.kbbuild_args)
+                    engine, flags = kbbuild_sides[side]
+                    command += ["--no-progress", "--json", "--engine", engine]
+                    command += shlex.split(args.kbbuild_args) + shlex.split(flags)
                 else:
                     command = [sys.executable, __file__, "--peer", str(docs), str(out)]
                 seconds, peak, stdout = timed(command)

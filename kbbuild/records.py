@@ -332,13 +332,14 @@ class EmbeddingModelInfo(_Record):
     backend: str = Field(
         default="torch",
         description="Engine that ran the model: torch, onnx (ONNX Runtime; the same vectors to float rounding), "
-        "or onnx-int8 (ONNX Runtime with int8 weights: a vector space of its own).",
+        "torch-bf16 (PyTorch with bfloat16 matrix products) or onnx-int8 (ONNX Runtime with int8 weights); "
+        "bf16 and int8 vectors are each a vector space of their own.",
     )
 
     @property
     def precision(self) -> str:
-        """'int8' or 'float': the part of the engine that decides which vectors are comparable."""
-        return "int8" if self.backend.endswith("int8") else "float"
+        """'float', 'bf16' or 'int8': the part of the engine that decides which vectors are comparable."""
+        return next((p for p in ("int8", "bf16") if self.backend.endswith(f"-{p}")), "float")
 
     def compatible_with(self, other: EmbeddingModelInfo) -> bool:
         """Vectors are comparable only if model, pooling and normalisation all agree."""

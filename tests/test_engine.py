@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -129,16 +130,22 @@ def _load(backend: str, precision: str):
     return registry.named("embedders", "flagembedding").load(DEFAULT_EMBED_MODEL, settings)
 
 
-def test_the_engines_give_the_torch_vectors_or_say_they_do_not(corpus):
-    """Float on ONNX Runtime is the torch model to float rounding; int8 is close but its own space,
-    and records itself as such."""
+def test_the_engines_give_the_torch_vectors_or_say_they_do_not(corpus, monkeypatch):
+    """Float on ONNX Runtime is the torch model to float rounding; bf16 and int8 are close but each
+    its own space, and record themselves as such."""
+    from kbbuild.embed import flag
     from kbbuild.embed.flag import AUTO_INT8, pick_engine
     from kbbuild.errors import ConfigError
 
     texts = [text for text in (corpus / "xinghe_faq_zh.md").read_text(encoding="utf-8").split("\n\n") if text]
     texts += ["The pressure sensor is recalibrated every 500 operating hours.", "Harbor revenue rose 12%."]
     vectors = {}
-    engines = (("torch", "float", "torch"), ("onnx", "float", "onnx"), ("auto", "int8", "onnx-int8"))
+    engines = (
+        ("torch", "float", "torch"),
+        ("onnx", "float", "onnx"),
+        ("auto", "int8", "onnx-int8"),
+        ("auto", "bf16", "torch-bf16"),
+    )
     for backend, precision, engine in engines:
         embedder = _load(backend, precision)
         assert embedder.info.backend == engine
@@ -150,7 +157,18 @@ def test_the_engines_give_the_torch_vectors_or_say_they_do_not(corpus):
     assert not _load("onnx", "float").info.compatible_with(_load("auto", "int8").info)
     alone = _load("auto", "int8").embed_documents([texts[-1]])[0]  # a text's vector is its own, not its batch's
     assert np.abs(alone - vectors["onnx-int8"][0][-1]).max() < 1e-6
+    bf16_cosines = (vectors["torch"][0] * vectors["torch-bf16"][0]).sum(axis=1)
+    assert bf16_cosines.min() > 0.9995 and np.abs(vectors["torch"][0] - vectors["torch-bf16"][0]).max() > 1e-5
+    assert (vectors["torch"][1] * vectors["torch-bf16"][1]).sum() > 0.9995
+    assert _load("auto", "bf16").info.precision == "bf16"
+    assert not _load("torch", "float").info.compatible_with(_load("auto", "bf16").info)
 
+    monkeypatch.setattr(flag, "cpu_has_bf16_matrix_units", lambda: True)
+    assert pick_engine("auto", "auto", "cpu", "encoder") == "torch-bf16"  # a CPU with AMX
+    assert pick_engine("auto", "auto", "cpu", "m3") == "torch-bf16"
+    assert pick_engine("onnx", "auto", "cpu", "encoder") == "onnx"  # the user asked for ONNX Runtime
+    assert pick_engine("auto", "auto", "cuda", "encoder") == "torch"  # fp16 on a GPU
+    monkeypatch.setattr(flag, "cpu_has_bf16_matrix_units", lambda: False)
     assert pick_engine("auto", "auto", "cpu", "encoder") == ("onnx-int8" if AUTO_INT8 else "onnx")
     assert pick_engine("auto", "float", "cpu", "encoder") == "onnx"
     assert pick_engine("auto", "auto", "cuda", "encoder") == "torch"
@@ -160,6 +178,9 @@ def test_the_engines_give_the_torch_vectors_or_say_they_do_not(corpus):
         pick_engine("onnx", "float", "cuda", "encoder")
     with pytest.raises(ConfigError, match="precision = 'int8' runs encoder models on ONNX Runtime"):
         pick_engine("torch", "int8", "cpu", "encoder")
+    with pytest.raises(ConfigError, match="precision = 'bf16' runs the model on PyTorch"):
+        pick_engine("onnx", "bf16", "cpu", "encoder")
+    assert pick_engine("auto", "bf16", "cpu", "encoder") == "torch-bf16"  # asked for: on any CPU
 
 
 _TORCH_FREE_PROBE = """
@@ -169,6 +190,7 @@ from kbbuild.embed.flag import load_token_counter
 from kbbuild.embed.models import resolve_model
 from kbbuild.plugins import Registry, make_plugin_manager
 settings = Settings()
+settings.embed.precision = "float"  # bf16 (the default on a CPU with AMX) runs on PyTorch
 registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
 embedder = registry.named("embedders", "flagembedding").load(DEFAULT_EMBED_MODEL, settings)
 texts = json.loads(sys.argv[1])
@@ -248,6 +270,42 @@ def test_a_kb_keeps_its_precision_and_queries_with_it(tmp_path, cli):
     hit = searcher.search("inspection notes", k=1, mode="vector")[0]
     query = _load("auto", "int8").embed_queries(["inspection notes"])[0]
     assert hit.similarity == pytest.approx(float(np.dot(query, other_rows[hit.chunk_id])), abs=1e-4)
+
+
+def test_a_new_kb_gets_bf16_where_the_cpu_has_amx_and_keeps_it(tmp_path, cli):
+    """'auto' gives a new KB bf16 exactly where the CPU multiplies bf16 in hardware; the manifest
+    records it, a later 'auto' ingest keeps it without re-embedding, and queries embed in bf16 too.
+    Its vectors are the float ones to within bf16 rounding."""
+    from kbbuild.embed.flag import cpu_has_bf16_matrix_units
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for number in range(2):
+        notes_pdf(docs / f"memo_{number}.pdf", number)
+    kb_auto, kb_bf16, kb_float = tmp_path / "auto", tmp_path / "bf16", tmp_path / "float"
+    assert cli("ingest", docs, "--kb", kb_auto, "--no-progress").exit_code == 0
+    assert cli("ingest", docs, "--kb", kb_bf16, "--embed-precision", "bf16", "--no-progress").exit_code == 0
+    assert cli("ingest", docs, "--kb", kb_float, "--embed-precision", "float", "--no-progress").exit_code == 0
+    expected = "torch-bf16" if cpu_has_bf16_matrix_units() else "onnx"
+    assert KB.open(kb_auto).manifest().embedding.backend == expected
+    assert KB.open(kb_bf16).manifest().embedding.backend == "torch-bf16"
+    assert KB.open(kb_bf16).manifest().config_fingerprint != KB.open(kb_float).manifest().config_fingerprint
+
+    notes_pdf(docs / "memo_2.pdf", 2)
+    assert cli("ingest", docs, "--kb", kb_bf16, "--no-progress").exit_code == 0  # precision auto
+    manifest = KB.open(kb_bf16).manifest()
+    assert (manifest.counts.files_unchanged, manifest.embedding.backend) == (2, "torch-bf16")
+
+    def vectors(kb: Path) -> dict[str, np.ndarray]:
+        store = KB.open(kb)
+        return {r["id"]: np.array(r["vector"]) for r in store.chunks_table(store.manifest()).to_arrow().to_pylist()}
+
+    bf16_rows, float_rows = vectors(kb_bf16), vectors(kb_float)
+    shared = set(bf16_rows) & set(float_rows)
+    assert shared and min(float(np.dot(bf16_rows[i], float_rows[i])) for i in shared) > 0.9995
+    hit = KB.open(kb_bf16).searcher().search("inspection notes", k=1, mode="vector")[0]
+    query = _load("auto", "bf16").embed_queries(["inspection notes"])[0]
+    assert hit.similarity == pytest.approx(float(np.dot(query, bf16_rows[hit.chunk_id])), abs=1e-4)
 
 
 def test_asking_for_a_gpu_that_is_not_there_is_refused_up_front(tmp_path, cli):

@@ -30,11 +30,12 @@ class FlagEmbeddingProvider(EmbedderProvider):
         )
 
     def default_precision(self, model: str, settings: Settings) -> str:
-        from kbbuild.embed.flag import pick_device, pick_engine
+        from kbbuild.embed.flag import pick_device, pick_engine, precision_of
 
         embed = settings.embed
-        engine = pick_engine(embed.backend, "auto", pick_device(embed.device), resolve_model(model).card.family)
-        return "int8" if engine == "onnx-int8" else "float"
+        return precision_of(
+            pick_engine(embed.backend, "auto", pick_device(embed.device), resolve_model(model).card.family)
+        )
 
     def load_token_counter(self, model: str, settings: Settings) -> Callable[[str], int]:
         from kbbuild.embed.flag import load_token_counter
