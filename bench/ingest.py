@@ -13,6 +13,7 @@ whole process tree (sampled every 0.2 s, workers included), and the median ratio
     python bench/ingest.py --kbbuild-args "--workers 1"  # any ingest flags
     python bench/ingest.py --only kbbuild --engines local,ray --glob '*10Q*'   # the Ray engine on one node
     python bench/ingest.py --glob '*10Q*' --variant float='--embed-precision float'   # a second kbbuild side
+    python bench/ingest.py --glob '*10Q*' --tree before=/tmp/before   # against another checkout
 
 Needs ``make bench-deps`` (unstructured's PDF extra) for the peer side.
 """
@@ -58,11 +59,11 @@ def _tree_rss(root: int) -> int:
     return sum(rss.get(pid, 0) for pid in tree)
 
 
-def timed(command: list[str]) -> tuple[float, int, str]:
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str]:
     """Wall seconds, peak tree RSS and stdout of a command."""
     peak = 0
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     done = threading.Event()
 
     def sample() -> None:
@@ -133,6 +134,13 @@ def main() -> None:
         metavar="NAME=FLAGS",
         help="another kbbuild side with its own ingest flags, e.g. float='--embed-precision float' (repeatable)",
     )
+    parser.add_argument(
+        "--tree",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="another kbbuild side run from the source tree at PATH, e.g. a git worktree of the previous commit",
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--peer", nargs=2, type=Path, metavar=("DOCS", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -152,6 +160,11 @@ def main() -> None:
     for variant in args.variant:
         name, _, flags = variant.partition("=")
         kbbuild_sides[f"kbbuild-{name}"] = ("local", flags)
+    trees = {}
+    for tree in args.tree:
+        name, _, path = tree.partition("=")
+        kbbuild_sides[f"kbbuild-{name}"] = ("local", "")
+        trees[f"kbbuild-{name}"] = str(Path(path).resolve())
     sides = [*kbbuild_sides] if args.only in (None, "kbbuild") else []
     sides += ["peer"] if args.only in (None, "peer") else []
     runs: dict[str, list[dict]] = {side: [] for side in sides}
@@ -166,7 +179,8 @@ def main() -> None:
                     command += shlex.split(args.kbbuild_args) + shlex.split(flags)
                 else:
                     command = [sys.executable, __file__, "--peer", str(docs), str(out)]
-                seconds, peak, stdout = timed(command)
+                env = {**os.environ, "PYTHONPATH": trees[side]} if side in trees else None
+                seconds, peak, stdout = timed(command, env)
                 report = json.loads(stdout)
                 chunks = report["counts"]["chunks_total"] if side in kbbuild_sides else report["chunks"]
                 run = {"seconds": round(seconds, 1), "pages_per_s": round(pages / seconds, 2), "chunks": chunks}

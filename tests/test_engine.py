@@ -375,3 +375,57 @@ def test_the_embedding_stage_runs_its_model_only_on_texts_it_has_no_vector_for()
     assert asked == [texts[4:]]
     assert on_cluster.vectors is None and len(on_cluster.lengths) == 2 and len(here.lengths) == 2
     assert np.abs(here.vectors - reference[4:]).max() < 1e-6
+
+
+def test_workers_read_files_while_the_driver_loads_its_model(corpus):
+    """The pool hands out files the moment it is begun, before the driver (busy loading its model)
+    asks for results: they are read and waiting by then, and ``map`` yields them in plan order.
+    Until the driver rebases the run's memory meter, its own growth (the models) is not counted."""
+    import time
+
+    from kbbuild.pipeline.discover import discover
+    from kbbuild.pipeline.limits import RunMeter
+    from kbbuild.pipeline.pool import ParsePool
+    from kbbuild.plugins import Registry, make_plugin_manager
+
+    settings = quiet_settings()
+    registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
+    sources = discover(corpus, settings, registry.supported_formats()).sources[:3]
+    pool = ParsePool(2, settings)
+    try:
+        whole = RunMeter()  # a meter that counts the driver from before the "model" below
+        pool.begin(sources)
+        assert pool.meter is not None and pool.meter.driver_counted is False
+        model = b"\x01" * (300 * 2**20)  # the driver loading a model: not charged to the files
+        deadline = time.monotonic() + 180
+        while pool.results_waiting < len(sources) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pool.results_waiting == len(sources)  # all read before anyone asked
+        assert whole.used() - pool.meter.used() > 250 * 2**20
+        pool.meter.rebase()
+        assert pool.meter.driver_counted and whole.used() - pool.meter.used() > 250 * 2**20
+        del model
+        got = [prepared.source.relpath for prepared in pool.map(sources)]
+        assert got == [source.relpath for source in sources]
+    finally:
+        pool.close()
+
+
+def test_a_pool_begun_and_closed_unread_leaves_no_process(corpus):
+    """A run that ends before the driver asks for results (a model that fails to load) still stops
+    its dispatcher and its workers."""
+    import psutil
+
+    from kbbuild.pipeline.discover import discover
+    from kbbuild.pipeline.pool import ParsePool
+    from kbbuild.plugins import Registry, make_plugin_manager
+
+    settings = quiet_settings()
+    registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
+    sources = discover(corpus, settings, registry.supported_formats()).sources
+    pool = ParsePool(2, settings)
+    pool.begin(sources)
+    workers = [worker.process.pid for worker in pool._pool]
+    pool.close()
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in workers)
+    assert pool._dispatcher is not None and not pool._dispatcher.is_alive()

@@ -263,10 +263,12 @@ def _start_pool(
     debug: bool,
     notes: list[str],
     spool_folder: Path,
+    progress: Progress | None = None,
 ) -> ParsePool | RayPool | None:
-    """Start the parse workers (they load their tools while the driver loads the model), or None to
-    prepare files in this process (``--workers 0``). A single file still goes to one worker, so that
-    it is read under ``[limits]``; its worker may then read a long PDF with a page-range pool."""
+    """Start the parse workers and hand them files at once (they read while the driver loads the
+    model), or None to prepare files in this process (``--workers 0``). A single file still goes to
+    one worker, so that it is read under ``[limits]``; its worker may then read a long PDF with a
+    page-range pool."""
     if settings.ingest.engine == "ray" and todo:
         ray_pool = RayPool(settings, extra_plugins, debug, address=settings.ingest.ray_address)
         ray_pool.start(len(todo))
@@ -288,7 +290,9 @@ def _start_pool(
         return None
     page_workers = settings.parse.workers if len(todo) == 1 else 1
     pool = ParsePool(workers, settings, extra_plugins, debug, page_workers=page_workers, spool_folder=str(spool_folder))
-    pool.start(len(todo))
+    if progress is not None:
+        pool.on_done, pool.on_page = progress.prepared, progress.page
+    pool.begin(todo)
     return pool
 
 
@@ -396,9 +400,10 @@ def ingest(
             plan.notes.append("no file could be read; the KB is unchanged")
             return report(None, ExitCode.NOTHING_INGESTED, None, previous_total)
 
-        if plan.todo:
-            pool = _start_pool(plan.todo, settings, extra_plugins, debug, plan.notes, kb.parts_folder())
+        progress = Progress(len(plan.todo), settings.ingest.progress) if plan.todo else None
         try:
+            if plan.todo:
+                pool = _start_pool(plan.todo, settings, extra_plugins, debug, plan.notes, kb.parts_folder(), progress)
             questions = QuestionStage(registry, settings)
             duplicates = DuplicateStage(settings.clean)
             embedder = None
@@ -419,7 +424,6 @@ def ingest(
                 writer = KBWriter(kb, previous, embedding, plan.rebuild, settings.ingest.write_batch_rows)
                 plan.notes.extend(writer.notes)
                 if plan.todo:
-                    progress = Progress(len(plan.todo), settings.ingest.progress)
                     on_cluster = isinstance(pool, RayPool) and pool.embeds
                     if on_cluster:
                         pool.expect(embedder.info)
@@ -449,6 +453,7 @@ def ingest(
                         records.extend(driver.finish())
                     finally:
                         progress.close()
+                        progress = None
                     if questions.note():
                         plan.notes.append(questions.note())
                     if isinstance(pool, RayPool) and pool.spread():
@@ -504,6 +509,8 @@ def ingest(
                 )
                 writer.commit(manifest)
         finally:
+            if progress is not None:
+                progress.close()
             if pool is not None:
                 pool.close()
     try:

@@ -121,12 +121,16 @@ class RunMeter:
     run, a service) is not charged for what it held before."""
 
     baseline: int = field(default_factory=lambda: psutil.Process().memory_info().rss)
+    # False while the driver loads its models next to workers already reading files: what it grows
+    # by then is the models, so only the workers count until ``rebase``.
+    driver_counted: bool = True
 
     def rebase(self) -> None:
         """Count the driver from now: called once its models are loaded, so that the budget is what the
         files take (workers, the driver's queues and batches), not the models the user chose (the
         offline question model alone is about 1.2 GB)."""
         self.baseline = psutil.Process().memory_info().rss
+        self.driver_counted = True
 
     def used(self) -> int:
         driver = psutil.Process()
@@ -135,7 +139,7 @@ class RunMeter:
             children = driver.children(recursive=True)
         except psutil.Error:
             return 0
-        return max(0, own - self.baseline) + _rss(children)
+        return (max(0, own - self.baseline) if self.driver_counted else 0) + _rss(children)
 
 
 def kill_tree(process: psutil.Process) -> None:

@@ -166,6 +166,8 @@ class ParsePool:
     _parts: dict[int, deque[str]] = field(default_factory=dict)  # spooled parts not yet consumed
     _put_back: list[tuple[int, SourceFile]] = field(default_factory=list)  # to be read alone
     meter: RunMeter | None = None  # the run's memory, counted from when the workers were started
+    _dispatcher: threading.Thread | None = None
+    _sources: list[SourceFile] | None = None
 
     def __post_init__(self) -> None:
         self.window = self.window or self.workers * 4
@@ -202,12 +204,33 @@ class ParsePool:
             self._pool = [self._start() for _ in range(min(self.workers, max(files, 1)))]
             self._size = len(self._pool)
 
+    def begin(self, sources: list[SourceFile]) -> None:
+        """Start the workers and hand them files at once, before anyone asks for results: the driver
+        loads its model meanwhile (seconds of one core that would otherwise leave the workers idle).
+        Results wait within the window until ``map`` takes them. Until the driver calls
+        ``meter.rebase()``, the run's memory counts the workers only: what the driver grows by
+        then is its models."""
+        if self._dispatcher is not None:
+            return
+        if self.meter is None:
+            self.meter = RunMeter(driver_counted=False)
+        self.start(len(sources))
+        self._sources = sources
+        self._dispatcher = threading.Thread(target=self._dispatch, args=(sources,), name="kbbuild-parse-dispatch")
+        self._dispatcher.start()
+
+    @property
+    def results_waiting(self) -> int:
+        """Files read and not yet taken by ``map``."""
+        with self._cond:
+            return len(self._results)
+
     def map(self, sources: list[SourceFile]) -> Iterator[PreparedFile]:
         """Prepared files in the order of ``sources``; a file sent in parts yields its parts first,
         as they come, then the PreparedFile that completes it."""
-        self.start(len(sources))
-        dispatcher = threading.Thread(target=self._dispatch, args=(sources,), name="kbbuild-parse-dispatch")
-        dispatcher.start()
+        if self._dispatcher is not None and self._sources is not sources:
+            raise ValueError("ParsePool.map: the pool was begun on other files")
+        self.begin(sources)
         try:
             for index in range(len(sources)):
                 while True:
@@ -219,10 +242,16 @@ class ParsePool:
                     raise result
                 yield result
         finally:
-            with self._cond:
-                self._stop = True
-                self._cond.notify_all()
-            dispatcher.join()
+            self._halt()
+
+    def _halt(self) -> None:
+        """Stop handing out files and wait for the dispatcher (the workers stop in ``close``)."""
+        if self._dispatcher is None:
+            return
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        self._dispatcher.join()
 
     def _next(self, index: int) -> tuple[str | None, PreparedFile | BaseException | None]:
         """The next spooled part of file ``index``, or (when none is left) its completing result."""
@@ -403,6 +432,7 @@ class ParsePool:
                 policed = time.monotonic()
 
     def close(self) -> None:
+        self._halt()  # begun but never mapped: the run ended before the driver asked for results
         for worker in self._pool:
             with contextlib.suppress(OSError):
                 worker.conn.send(None)
