@@ -357,12 +357,12 @@ class EmbedSettings(_Section):
     precision: Literal["auto", "float", "bf16", "int8"] = Field(
         default="auto",
         description="Arithmetic of the model's matrix products: 'float' (fp32 on CPU, fp16 on a GPU), 'bf16' "
-        "(PyTorch autocast to bfloat16; fast only where the CPU has AMX matrix units: about 3x float on "
-        "MiniLM, vectors at cosine 0.99996 to float) or 'int8' (ONNX Runtime dynamic quantisation, per channel, "
-        "CPU only: about 2x faster, cosine 0.99 to float, financebench vector recall@5 0.283 -> 0.239). 'auto': "
-        "an existing KB keeps the precision it was built with; a new one gets bf16 on a CPU with AMX, float "
-        "elsewhere. bf16 and int8 vectors are each a different model as far as the KB is concerned: changing "
-        "the precision re-embeds every file, and queries use the KB's own.",
+        "(PyTorch with bfloat16 weights, pooled in float; fast only where the CPU has AMX matrix units: "
+        "about 3x float on MiniLM, vectors at cosine 0.9999 to float) or 'int8' (ONNX Runtime dynamic "
+        "quantisation, per channel, CPU only: about 2x faster, cosine 0.99 to float, financebench vector "
+        "recall@5 0.283 -> 0.239). 'auto': an existing KB keeps the precision it was built with; a new one "
+        "gets bf16 on a CPU with AMX, float elsewhere. bf16 and int8 vectors are each a different model as "
+        "far as the KB is concerned: changing the precision re-embeds every file, and queries use the KB's own.",
     )
     batch_texts: int = Field(
         default=256,
