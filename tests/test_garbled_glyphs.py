@@ -244,3 +244,47 @@ def test_garbled_pages_are_read_by_ocr(turbine_pdf):
     assert any(
         w.startswith("page 3: part of the text layer") and w.endswith("those blocks read by OCR") for w in doc.warnings
     )
+
+
+# --- the fast counts are the per-character rules ---------------------------------------------------
+
+
+def _reference_counts(text: str) -> tuple[int, int, int, int]:
+    """The statistics the module docstring defines, one character at a time: glyphs (a (cid:NN)
+    counting as one), unmapped, unreadable and letters."""
+    import re
+
+    cid = re.compile(r"\(cid:\d+\)")
+    cids = len(cid.findall(text))
+    glyphs = [c for c in cid.sub(" ", text) if not c.isspace()]
+
+    def control(c: str) -> bool:
+        return (ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F) and not c.isspace()
+
+    def unmapped(c: str) -> bool:
+        return ord(c) == 0xFFFD or 0xE000 <= ord(c) <= 0xF8FF or ord(c) >= 0xF0000
+
+    return (
+        len(glyphs) + cids,
+        cids + sum(map(unmapped, glyphs)),
+        cids + sum(control(c) or c == "\ufffd" for c in glyphs),
+        sum(c.isalpha() for c in glyphs),
+    )
+
+
+def test_the_fast_counts_equal_the_per_character_rules(real_pages):
+    """The detector counts with regular expressions and translate tables; on real pages, on shifted
+    ones and on random mixes of every kind of character, its counts are the rules' one by one."""
+    from kbbuild.parse.pdf.garbled import _Counts
+
+    alphabet = (
+        [chr(c) for c in range(0xA0)]
+        + list("é中文Ωß\u00a0\u2028\u3000\ufffd\ue000\uf0b7\U000f0001²Ⅻ٣")
+        + ["(cid:3)", "(cid:123)", " the ", "Revenue"]
+    )
+    rng = random.Random(7)
+    texts = [*real_pages.values(), "".join(chr(ord(c) - GLYPH_SHIFT) for c in " ".join(SHIFTED))]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 300))) for _ in range(400)]
+    for text in texts:
+        counts = _Counts(text)
+        assert (counts.total, counts.unmapped(), counts.unreadable(), counts.letters()) == _reference_counts(text)

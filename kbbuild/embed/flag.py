@@ -301,7 +301,22 @@ def _counter(tokenizer) -> Callable[[str], int]:
 
 
 def load_token_counter(resolved: ResolvedModel) -> Callable[[str], int]:
-    """The tokenizer FlagEmbedding loads for the model, without the model's weights."""
+    """Tokens of a text as the model's tokenizer counts them, without the model's weights. Where the
+    folder has a ``tokenizer.json`` it is run by the ``tokenizers`` library itself, the engine under
+    transformers' fast tokenizer: a parse worker that only counts then skips importing transformers
+    (about a second of CPU per worker). Tests compare the counts with ``AutoTokenizer``'s."""
+    path = Path(resolved.location) / "tokenizer.json"
+    if path.is_file():
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_file(str(path))
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+
+        def count(text: str) -> int:
+            return len(tokenizer.encode(text, add_special_tokens=False).ids)
+
+        return count
     return _counter(load_tokenizer(resolved.location))
 
 

@@ -58,61 +58,80 @@ _COMMON_LETTERS = frozenset("etaoinsr")
 _VOWELS = frozenset("aeiou")
 _PUNCTUATION = string.punctuation + "\u2018\u2019\u201c\u201d\u00ab\u00bb\u2013\u2014\u2026"
 
+# The statistics below run over every block and page of every PDF, so they count with regular
+# expressions and ``str.translate`` (C loops) rather than a Python test per character. Each class is
+# built from the per-character rule it stands for, so the two cannot drift apart.
+_CONTROL_CHARS = "".join(chr(code) for code in range(0xA0) if (code < 0x20 or code >= 0x7F) and not chr(code).isspace())
+_CONTROL = re.compile(f"[{re.escape(_CONTROL_CHARS)}]")
+_UNMAPPED = re.compile("[\ufffd\ue000-\uf8ff\U000f0000-\U0010ffff]")
+_WHITESPACE = re.compile(r"\s")
+_CONTROL_TO_SPACE = {ord(char): " " for char in _CONTROL_CHARS}
+_ASCII_LETTERS = {ord(char): None for char in string.ascii_letters}
+_WITHOUT_COMMON = {ord(char): None for char in _COMMON_LETTERS}
+_WITHOUT_VOWELS = {ord(char): None for char in _VOWELS}
 
-def _is_control(char: str) -> bool:
-    code = ord(char)
-    return (code < 0x20 or 0x7F <= code <= 0x9F) and not char.isspace()
+
+def _deleted(text: str, table: dict[int, None]) -> int:
+    """How many characters of ``text`` ``table`` deletes."""
+    return len(text) - len(text.translate(table))
 
 
-def _is_unmapped(char: str) -> bool:
-    code = ord(char)
-    return code == 0xFFFD or 0xE000 <= code <= 0xF8FF or code >= 0xF0000
+class _Counts:
+    """The glyph statistics of one text: glyphs are its non-whitespace characters outside
+    ``(cid:NN)`` tokens, a token counting as one glyph of its own."""
 
+    def __init__(self, text: str) -> None:
+        self.cids = len(_CID.findall(text))
+        self.rest = _CID.sub(" ", text) if self.cids else text
+        self.glyphs = len(self.rest) - len(_WHITESPACE.findall(self.rest))
+        self.total = self.glyphs + self.cids
 
-def _glyphs(text: str) -> tuple[list[str], int]:
-    """The non-whitespace characters outside ``(cid:NN)`` tokens, and the number of such tokens."""
-    return [c for c in _CID.sub(" ", text) if not c.isspace()], len(_CID.findall(text))
+    def unmapped(self) -> int:
+        return self.cids + len(_UNMAPPED.findall(self.rest))
+
+    def unreadable(self) -> int:
+        return self.cids + len(_CONTROL.findall(self.rest)) + self.rest.count("\ufffd")
+
+    def letters(self) -> int:
+        if self.rest.isascii():
+            return _deleted(self.rest, _ASCII_LETTERS)
+        return sum(map(str.isalpha, self.rest))
 
 
 def _latin_words(text: str) -> list[str]:
     """Tokens of two or more ASCII letters and nothing else (punctuation around them stripped):
     words. Part numbers, hex and base64 mix in digits, so their random letters are left out."""
-    spaced = "".join(" " if _is_control(c) else c for c in _CID.sub(" ", text))
+    spaced = _CID.sub(" ", text).translate(_CONTROL_TO_SPACE)
     words = (token.strip(_PUNCTUATION) for token in spaced.split())
     return [word for word in words if len(word) >= 2 and word.isascii() and word.isalpha()]
-
-
-def _unreadable(glyphs: list[str], cids: int) -> int:
-    return cids + sum(_is_control(c) or c == "\ufffd" for c in glyphs)
 
 
 def unreadable_share(text: str) -> float:
     """Share of the glyphs of ``text`` that are control codes, ``(cid:NN)`` or U+FFFD: the part of a
     text layer that is certainly not text, character by character."""
-    glyphs, cids = _glyphs(text)
-    return _unreadable(glyphs, cids) / max(len(glyphs) + cids, 1)
+    counts = _Counts(text)
+    return counts.unreadable() / max(counts.total, 1)
 
 
 def garbled_reason(text: str) -> str | None:
     """Why ``text`` (one page's text layer) is nonsense rather than text, or None when it reads as
     text or is too short to tell. The reason names the statistic and its value, for the warning
     that tells the user why the page was read by OCR instead."""
-    glyphs, cids = _glyphs(text)
-    total = len(glyphs) + cids
+    counts = _Counts(text)
+    total = counts.total
     if total < MIN_GLYPHS:
         return None
-    unmapped = cids + sum(map(_is_unmapped, glyphs))
+    unmapped = counts.unmapped()
     if unmapped >= UNMAPPED_SHARE * total:
         return f"unmapped glyphs: {unmapped} of {total} characters are (cid:NN), U+FFFD or private-use codes"
-    unreadable = _unreadable(glyphs, cids)
+    unreadable = counts.unreadable()
     if unreadable >= max(UNREADABLE_SHARE * total, MIN_UNREADABLE):
         return f"unmapped glyphs: {unreadable} of {total} characters are control codes, (cid:NN) or U+FFFD"
-    letters = sum(c.isalpha() for c in glyphs)
-    latin = [c for word in _latin_words(text) for c in word.lower()]
-    if len(latin) < MIN_LETTERS or len(latin) < LATIN_MAJORITY * letters:
+    latin = "".join(_latin_words(text)).lower()
+    if len(latin) < MIN_LETTERS or len(latin) < LATIN_MAJORITY * counts.letters():
         return None
-    common = sum(c in _COMMON_LETTERS for c in latin) / len(latin)
-    vowels = sum(c in _VOWELS for c in latin) / len(latin)
+    common = _deleted(latin, _WITHOUT_COMMON) / len(latin)
+    vowels = _deleted(latin, _WITHOUT_VOWELS) / len(latin)
     if common < COMMON_SHARE and vowels < VOWEL_SHARE:
         return (
             f"unmapped glyphs: the letters spell no language ({common:.0%} are e/t/a/o/i/n/s/r and "
