@@ -75,3 +75,51 @@ def test_an_mcp_client_lists_the_tools_and_searches_with_citations(sample_kb):
     [first] = _payload(versions)
     assert first["version"] == 1 and first["files"] >= 9 and first["chunks"] > 0 and first["created_at"]
     assert _payload(pinned)[0]["kb_version"] == 1
+
+
+def test_serve_answers_the_same_tools_over_mcp_http_behind_its_key(sample_kb):
+    """``kbbuild serve`` routes /mcp to the same tools over MCP's streamable HTTP transport: a real
+    SDK client session over real HTTP, with the service's Bearer key; without the key the request
+    is refused before MCP sees it. The hits are the Dify endpoint's for the same query."""
+    pytest.importorskip("mcp", reason="the mcp extra is not installed (pip install 'kbbuild[mcp]')")
+    import httpx2
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    from kbbuild.serve.app import create_app
+
+    from .test_serve import KEY, quiet, running
+
+    kb, _ = sample_kb
+    question = "How often must the pressure sensor be recalibrated?"
+    with running(create_app(kb, quiet(), KEY)) as http:
+        url = f"{http.base_url}/mcp"
+        initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+        assert http.post("/mcp", json=initialize).status_code == 401
+        dify = http.post(
+            "/retrieval",
+            headers={"Authorization": f"Bearer {KEY}"},
+            json={"knowledge_id": "default", "query": question, "retrieval_setting": {"top_k": 3}},
+        ).json()["records"]
+
+        async def run():
+            headers = {"Authorization": f"Bearer {KEY}"}
+            async with (
+                httpx2.AsyncClient(headers=headers, timeout=60) as client,
+                streamable_http_client(url, http_client=client) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                tools = await session.list_tools()
+                hits = await session.call_tool("search", {"query": question, "top_k": 3})
+                missing = await session.call_tool("search", {"query": "x", "collection": "nope"})
+                collections = await session.call_tool("list_collections", {})
+                return tools, hits, missing, collections
+
+        tools, hits, missing, collections = anyio.run(run)
+    assert {tool.name for tool in tools.tools} == {"search", "list_collections", "list_versions"}
+    found = _payload(hits)
+    assert [hit["chunk_id"] for hit in found] == [record["metadata"]["chunk_id"] for record in dify]
+    assert "90 days" in found[0]["text"] and found[0]["pages"] == [3]
+    assert missing.is_error and "no collection 'nope'" in missing.content[0].text
+    assert _payload(collections)[0]["name"] == "default"

@@ -596,8 +596,9 @@ def serve(
     config: ConfigOption = None,
 ) -> None:
     """Serve the KB over HTTP with Dify's External Knowledge API (POST /retrieval), OpenAI's
-    vector-store search (POST /v1/vector_stores/{id}/search, GET /v1/vector_stores), GET /health and
-    an OpenAPI document (/openapi.json, /docs). knowledge_id and vector store id =
+    vector-store search (POST /v1/vector_stores/{id}/search, GET /v1/vector_stores), MCP's tools
+    (streamable HTTP at /mcp, with the mcp extra), GET /health and an OpenAPI document
+    (/openapi.json, /docs). knowledge_id and vector store id =
     collection[@version-or-tag]. Models load at start-up; /health says when they are ready."""
     import os
 
@@ -624,7 +625,7 @@ def serve(
             "(clients send it as 'Authorization: Bearer KEY'), or serve on 127.0.0.1"
         )
     served = [c.name for c in describe_collections(kb) if c.latest_version is not None]
-    application = create_app(kb, settings, api_key)
+    application = create_app(kb, settings, api_key, host=settings.serve.host)
     auth = f"Bearer key from ${settings.serve.api_key_env}" if api_key else "none (localhost only)"
     typer.echo(
         f"kbbuild serve: http://{settings.serve.host}:{settings.serve.port}/retrieval  knowledge_id: "
@@ -741,7 +742,7 @@ SHORT_HELP = {
     "list": "List the collections in the KB folder.",
     "eval": "Recall@k and MRR of the KB on labelled questions.",
     "export": "Write a KB version as JSONL, Parquet, FAQ pairs or Markdown.",
-    "serve": "Serve the KB over HTTP (Dify and OpenAI vector-store APIs).",
+    "serve": "Serve the KB over HTTP (Dify, OpenAI vector stores, MCP).",
     "mcp": "Serve the KB's search as MCP tools over stdio.",
     "plugins": "List loaded plugins and what they provide.",
     "inspect": "Show what the parser made of a file.",

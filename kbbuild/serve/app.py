@@ -224,19 +224,55 @@ class _Readiness:
             self.done.set()
 
 
-def create_app(root: Path, settings: Settings, api_key: str | None, *, max_body: int | None = None) -> FastAPI:
+def _mount_mcp(app: FastAPI, root: Path, settings: Settings, search, host: str):
+    """Route ``/mcp`` (all methods) to kbbuild's MCP tools over the streamable HTTP transport, running
+    the service's own search (its loaded models, reranker and settings); ``Guard`` checks the key as
+    for every other path. None, and no route, without the MCP SDK (the ``mcp`` extra)."""
+    import importlib.util
+
+    if importlib.util.find_spec("mcp") is None:
+        return None
+    from starlette.routing import Route
+
+    from kbbuild.serve.mcp_tools import build_server, http_app
+
+    def mcp_search(collection: str, query: str, top_k: int, where: str | None) -> list:
+        try:
+            return search(collection, query, top_k, where)
+        except ServeError as error:  # an unknown collection: a tool error with the same message
+            raise InputError(error.detail) from None
+
+    server, _tools = build_server(root, settings, mcp_search)
+    endpoint, run = http_app(server, host)
+    app.router.routes.append(Route("/mcp", endpoint=endpoint, methods=["GET", "POST", "DELETE"]))
+    return endpoint, run
+
+
+def create_app(
+    root: Path,
+    settings: Settings,
+    api_key: str | None,
+    *,
+    max_body: int | None = None,
+    host: str = "127.0.0.1",
+) -> FastAPI:
     """The ASGI app. Without ``api_key`` every request is accepted: the CLI then binds to localhost.
-    ``max_body`` caps request bodies in bytes (default ``[serve] max_body_bytes``)."""
+    ``max_body`` caps request bodies in bytes (default ``[serve] max_body_bytes``); ``host`` is the
+    address served on (MCP's transport protects loopback ones against DNS rebinding)."""
     from kbbuild.retrieve.rerank import load_reranker
     from kbbuild.store.kb import describe_collections
 
     readiness = _Readiness()
+    mcp_endpoint = None
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI):
         readiness.started = True
         threading.Thread(target=readiness.warm, args=(root, searchers, reranker), daemon=True).start()
-        yield
+        async with contextlib.AsyncExitStack() as stack:
+            if mcp_endpoint is not None:
+                await stack.enter_async_context(mcp_endpoint[1]())
+            yield
 
     app = FastAPI(
         lifespan=lifespan,
@@ -270,6 +306,7 @@ def create_app(root: Path, settings: Settings, api_key: str | None, *, max_body:
             raise _search_failure(error) from None
 
     app.include_router(make_router(search, lambda: describe_collections(root)))
+    mcp_endpoint = _mount_mcp(app, root, settings, search, host)
 
     @app.post(
         "/retrieval",

@@ -1,7 +1,5 @@
 """kbbuild's retrieval as MCP tools (the maintained MCP Python SDK), for agent frameworks and desktop
-assistants that call tools rather than HTTP APIs: ``kbbuild mcp --kb ./kb`` serves them over stdio.
-
-Three tools:
+assistants that call tools rather than HTTP APIs. Three tools:
 
 - ``search``: the best chunks for a query in a collection (optionally pinned, ``hr@12``), with
   OpenAI-style ``filters`` over the same fields as the HTTP endpoints, each hit cited (source file,
@@ -10,11 +8,14 @@ Three tools:
 - ``list_versions``: a collection's versions (when, tags, files, chunks), any of which ``search``
   can be pinned to.
 
-Models load when the server starts, before it answers its first call, as ``serve`` does.
+``kbbuild mcp --kb ./kb`` serves them over stdio, loading the models before it answers its first
+call; ``kbbuild serve`` also serves them over MCP's streamable HTTP transport at ``/mcp`` (``http_app``),
+behind the same key as its other endpoints and on the same loaded models.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,17 +29,24 @@ INSTRUCTIONS = (
 )
 MAX_TOP_K = 50
 
+# (collection[@version], query, top_k, SQL filter or None) -> hits; InputError for the caller's mistakes.
+SearchFunction = Callable[[str, str, int, "str | None"], list]
+
 
 class KnowledgeTools:
-    """What the tools do, without the protocol: one searcher per (collection, version), kept."""
+    """What the tools do, without the protocol. ``search`` is the search the tools run: by default
+    their own, one searcher per (collection, version), kept; ``serve`` passes its own, so that the MCP
+    endpoint shares its loaded models, its reranker and its settings with the HTTP APIs."""
 
-    def __init__(self, root: Path, settings: Settings) -> None:
-        from kbbuild.plugins import Registry, make_plugin_manager
-
+    def __init__(self, root: Path, settings: Settings, search: SearchFunction | None = None) -> None:
         self.root = root
         self.settings = settings
-        self.registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
+        self._search = search or self._search_here
         self._searchers: dict[tuple[str, int], Any] = {}
+        self._registry: Any = None
+
+    def _search_here(self, collection: str, query: str, top_k: int, where: str | None) -> list:
+        return self._searcher(collection).search_configured(query, top_k, self.settings.query, where=where)
 
     def _searcher(self, collection: str):
         from kbbuild.retrieve.kb import SearchableKB
@@ -51,7 +59,11 @@ class KnowledgeTools:
             raise InputError(f"no collection or version '{collection}' (call list_collections)") from None
         key = (kb.collection, version)
         if key not in self._searchers:
-            self._searchers[key] = kb.searcher(version, settings=self.settings, registry=self.registry)
+            if self._registry is None:
+                from kbbuild.plugins import Registry, make_plugin_manager
+
+                self._registry = Registry.from_plugin_manager(make_plugin_manager(self.settings.plugins))
+            self._searchers[key] = kb.searcher(version, settings=self.settings, registry=self._registry)
         return self._searchers[key]
 
     def warm(self) -> None:
@@ -69,7 +81,7 @@ class KnowledgeTools:
         if filters:
             model = CompoundFilter if filters.get("type") in ("and", "or") else ComparisonFilter
             where = filter_sql(model.model_validate(filters))
-        hits = self._searcher(collection).search_configured(query, top_k, self.settings.query, where=where)
+        hits = self._search(collection, query, top_k, where)
         return [
             {
                 "text": hit.text,
@@ -77,7 +89,7 @@ class KnowledgeTools:
                 "pages": list(hit.pages),
                 "heading_path": list(hit.heading_path),
                 "document": hit.document,
-                "score": round(max(0.0, hit.similarity), 6),
+                "score": round(hit.rerank_score if hit.rerank_score is not None else max(0.0, hit.similarity), 6),
                 "rank": hit.rank,
                 "chunk_id": hit.chunk_id,
                 "collection": collection,
@@ -132,14 +144,14 @@ class KnowledgeTools:
         ]
 
 
-def build_server(root: Path, settings: Settings):
+def build_server(root: Path, settings: Settings, search: SearchFunction | None = None):
     """The MCP server with kbbuild's tools. A caller's mistake (an unknown collection, a bad filter)
     reaches the client as a tool error with its message; anything else is reported by the SDK as a
     failed call whose details stay in the server's log."""
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
 
-    tools = KnowledgeTools(root, settings)
+    tools = KnowledgeTools(root, settings, search)
     server = MCPServer(name="kbbuild", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
 
     @server.tool(description="Search the knowledge base; returns the best chunks, each with its source to cite.")
@@ -166,3 +178,15 @@ def build_server(root: Path, settings: Settings):
             raise ToolError(str(error)) from None
 
     return server, tools
+
+
+def http_app(server, host: str):
+    """The streamable HTTP transport of ``server`` as one ASGI app for ``serve`` to route ``/mcp`` to,
+    and the context manager that must run for the app's lifetime (the SDK's session manager).
+    Stateless, JSON responses: each call stands alone, as the HTTP APIs' requests do, so a server
+    restart or a second worker behind a load balancer loses no session. On a loopback ``host`` the
+    SDK's DNS-rebinding protection is on (a web page cannot reach the server through its browser)."""
+    from mcp.server.streamable_http_manager import StreamableHTTPASGIApp
+
+    server.streamable_http_app(stateless_http=True, json_response=True, host=host)
+    return StreamableHTTPASGIApp(server.session_manager), server.session_manager.run
