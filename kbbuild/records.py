@@ -115,6 +115,7 @@ class SourceFile(_Record):
     sha256: str
     size: int
     format: str = Field(description="Detected from content, not the extension: pdf, docx, html, ...")
+    modified: datetime | None = Field(default=None, description="The file's modification time (UTC) when discovered.")
 
 
 class Element(_Record):
@@ -375,6 +376,9 @@ class PreparedFile(_Record):
         "file follows, ending with the PreparedFile (part=False) that completes it.",
     )
     seconds: dict[str, float] = Field(default_factory=dict, description="Time per worker stage: parse, clean, chunk.")
+    document_date: datetime | None = Field(
+        default=None, description="The date the document gives itself in its properties (a PDF's CreationDate)."
+    )
     rows_staged: bool = Field(
         default=False,
         description="The Ray engine's actors wrote this file's chunk rows (every chunk, duplicates included) as "
@@ -444,12 +448,26 @@ class FileRecord(_Record):
     questions_reused: int = Field(
         default=0, description="Chunks whose questions came from the previous version (same text, same generator)."
     )
+    # The dates a search can filter on (Dify's before/after): none for files recorded before they existed.
+    modified: datetime | None = Field(default=None, description="File modification time (UTC) at the last ingest.")
+    ingested: datetime | None = Field(
+        default=None, description="When the version that wrote this file's current rows was made (UTC)."
+    )
+    document_date: datetime | None = Field(
+        default=None, description="The date the document gives itself in its properties (a PDF's CreationDate)."
+    )
 
 
 def file_record(source: SourceFile, status: FileStatus, **fields) -> FileRecord:
     """The record of one input file, identified by its path, hash, size and format."""
     return FileRecord(
-        relpath=source.relpath, sha256=source.sha256, size=source.size, format=source.format, status=status, **fields
+        relpath=source.relpath,
+        sha256=source.sha256,
+        size=source.size,
+        format=source.format,
+        status=status,
+        modified=source.modified,
+        **fields,
     )
 
 

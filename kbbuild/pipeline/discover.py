@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from kbbuild.config import Settings
@@ -123,7 +124,8 @@ def discover(root: Path, settings: Settings, supported: set[str]) -> Discovery:
             continue
         path, relpath = entry.path, entry.relpath
         try:
-            size = path.stat().st_size
+            stat = path.stat()
+            size = stat.st_size
             if size == 0:
                 result.failures.append(_failed(relpath, "empty file (0 bytes)", size=0))
                 continue
@@ -154,5 +156,8 @@ def discover(root: Path, settings: Settings, supported: set[str]) -> Discovery:
         except OSError as error:
             result.failures.append(_failed(relpath, f"cannot read: {error.strerror or error}"))
             continue
-        result.sources.append(SourceFile(path=str(path.resolve()), relpath=relpath, sha256=sha, size=size, format=fmt))
+        modified = datetime.fromtimestamp(stat.st_mtime, timezone.utc)
+        result.sources.append(
+            SourceFile(path=str(path.resolve()), relpath=relpath, sha256=sha, size=size, format=fmt, modified=modified)
+        )
     return result

@@ -487,6 +487,11 @@ def ingest(
                 with timer.stage("index"):
                     plan.notes.extend(writer.build_indexes(settings.index))
                     crash_point("indexes_built")
+                created_at = datetime.now(timezone.utc)
+                records[:] = [
+                    r.model_copy(update={"ingested": created_at}) if r.status is FileStatus.INGESTED else r
+                    for r in records
+                ]
                 table_versions = writer.table_versions()
                 total = writer.total_rows()
                 failed = any(r.status is FileStatus.FAILED for r in records)
@@ -494,7 +499,7 @@ def ingest(
                 manifest = Manifest(
                     kb_version=writer.version,
                     parent_version=previous.kb_version if previous else None,
-                    created_at=datetime.now(timezone.utc),
+                    created_at=created_at,
                     kbbuild_version=kbbuild_version(),
                     table_versions=table_versions,
                     config=settings.model_dump(mode="json"),

@@ -39,7 +39,8 @@ def make_plan(found: Discovery, previous: Manifest | None, fingerprint: str, ful
     for source in found.sources:
         old = plan.previous_files.get(source.relpath)
         if old and old.sha256 == source.sha256 and old.status in (FileStatus.INGESTED, FileStatus.UNCHANGED):
-            plan.unchanged.append(old.model_copy(update={"status": FileStatus.UNCHANGED, "warnings": []}))
+            update = {"status": FileStatus.UNCHANGED, "warnings": [], "modified": source.modified}
+            plan.unchanged.append(old.model_copy(update=update))
         else:
             plan.todo.append(source)
     plan.unreadable = _behind_unreadable_folders(found, plan.previous_files)

@@ -15,11 +15,13 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from kbbuild.clean.furniture import furniture_lines
 from kbbuild.config import DEFAULT_EMBED_MODEL, LimitsSettings, Settings
 from kbbuild.errors import InputError, KbbuildError
 from kbbuild.faults import crash_point
+from kbbuild.parse.dates import document_date
 from kbbuild.pipeline.limits import out_of_memory_reason
 from kbbuild.plugins import Registry, make_plugin_manager
 from kbbuild.providers import Chunker, ParseContext
@@ -89,8 +91,10 @@ class _Totals:
     cleaning: CleaningCounts = field(default_factory=CleaningCounts)
     furniture: list[str] = field(default_factory=list)
     seconds: Counter[str] = field(default_factory=Counter)
+    document_date: datetime | None = None
 
     def add(self, document: Document) -> None:
+        self.document_date = self.document_date or document_date(document)
         self.pages += len(document.pages)
         self.pages_without_text.extend(document.pages_without_text)
         self.pages_ocr.extend(document.pages_ocr)
@@ -194,6 +198,7 @@ def prepare_parts(
         cleaning=totals.cleaning,
         furniture=tuple(totals.furniture),
         seconds=dict(totals.seconds),
+        document_date=totals.document_date,
     )
 
 

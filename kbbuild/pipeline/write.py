@@ -102,6 +102,7 @@ def ingested_record(prepared: PreparedFile, tally: FileTally, max_length: int) -
         ),
         furniture=list(prepared.furniture),
         duplicates=links,
+        document_date=prepared.document_date,
         questions_generated=tally.generated,
         questions_kept=tally.kept,
         question_failures=tally.failures,

@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 from kbbuild import __version__
 from kbbuild.config import Settings
 from kbbuild.errors import InputError, KBError
-from kbbuild.serve.conditions import FIELDS, MetadataCondition, metadata_sql
+from kbbuild.serve.conditions import FIELDS, FileDates, MetadataCondition, metadata_sql
 from kbbuild.serve.errors import ERROR_CODES, ServeError, error_response
 from kbbuild.serve.guard import Guard, key_error
 from kbbuild.serve.vector_stores import make_router
@@ -129,6 +129,7 @@ class _Searchers:
         self.settings = settings
         self.registry = Registry.from_plugin_manager(make_plugin_manager(settings.plugins))
         self._cache: dict[tuple[str, int], object] = {}
+        self._dates: dict[tuple[str, int], FileDates] = {}
         self._lock = threading.Lock()
 
     def _open(self, knowledge_id: str):
@@ -155,6 +156,16 @@ class _Searchers:
             if key not in self._cache:
                 self._cache[key] = kb.searcher(version, settings=self.settings, registry=self.registry)
             return self._cache[key]
+
+    def dates(self, knowledge_id: str) -> FileDates:
+        """The file dates of the version a knowledge_id names (for before/after conditions), kept
+        like the searchers: a version's manifest never changes."""
+        kb, version = self._open(knowledge_id)
+        key = (kb.collection, version)
+        with self._lock:
+            if key not in self._dates:
+                self._dates[key] = FileDates.of(kb.manifest(version).files)
+            return self._dates[key]
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -321,7 +332,7 @@ def create_app(
             limit = settings.serve.max_query_chars
             raise ServeError(3001, f"Invalid request body: query is {len(body.query):,} characters, over {limit:,}")
         try:
-            where = metadata_sql(body.metadata_condition)
+            where = metadata_sql(body.metadata_condition, lambda: searchers.dates(body.knowledge_id))
         except InputError as error:
             raise ServeError(3002, f"Invalid metadata_condition: {error}") from None
         hits = search(body.knowledge_id, body.query, body.retrieval_setting.top_k, where)

@@ -4,11 +4,23 @@ Dify names a metadata field and an operator (``contains``, ``is``, ``in``, ``emp
 and joins the conditions with ``and``/``or``. Each kbbuild field maps to a column of the chunks table;
 a condition on a field or with an operator kbbuild does not have is refused (error 3002) instead of
 being ignored, because silently dropping a filter returns documents the caller meant to exclude.
+
+The date fields (``before``/``after``, ``empty``/``not empty``) are facts about a file, kept in the
+version's manifest rather than on every chunk: ``modified`` (the file's modification time when it
+was last ingested), ``ingested`` (when the version that wrote its current rows was made) and
+``document_date`` (the date the document gives itself: a PDF's CreationDate). A date condition
+becomes the list of files that satisfy it, ``source IN (...)``. A date without a time covers its
+whole day: ``before 2025-06-10`` is earlier than that day, ``after 2025-06-10`` later than it. A
+number is Unix seconds (what Dify stores for its own time fields). Files recorded before kbbuild
+kept a date have none: they match ``empty`` and never ``before``/``after``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -19,10 +31,38 @@ TEXT_FIELDS = {"source": "source", "document_name": "source", "title": "source",
 LIST_FIELDS = {"heading_path": "heading_path", "heading": "heading_path", "kinds": "kinds"}
 NUMBER_FIELDS = {"chunk_index": "chunk_index", "n_tokens": "n_tokens", "kb_version": "kb_version"}
 PAGE_FIELD = "page"
-FIELDS = sorted({*TEXT_FIELDS, *LIST_FIELDS, *NUMBER_FIELDS, PAGE_FIELD})
+DATE_FIELDS = {
+    "modified": "modified",
+    "file_modified": "modified",
+    "ingested": "ingested",
+    "ingested_at": "ingested",
+    "document_date": "document_date",
+    "created": "document_date",
+}
+FIELDS = sorted({*TEXT_FIELDS, *LIST_FIELDS, *NUMBER_FIELDS, PAGE_FIELD, *DATE_FIELDS})
 
 _LARGEST = 2**53
 _NUMERIC = {"=": "=", "≠": "!=", "!=": "!=", ">": ">", "<": "<", "≥": ">=", ">=": ">=", "≤": "<=", "<=": "<="}
+
+
+@dataclass(frozen=True)
+class FileDates:
+    """The date fields of the files of one KB version: {field: {source: when or None}}."""
+
+    by_field: dict[str, dict[str, datetime | None]]
+
+    @classmethod
+    def of(cls, files) -> FileDates:
+        """From a manifest's file records (those whose rows are in the version)."""
+        from kbbuild.records import FileStatus
+
+        present = [f for f in files if f.status in (FileStatus.INGESTED, FileStatus.UNCHANGED)]
+        fields = sorted(set(DATE_FIELDS.values()))
+        return cls({name: {f.relpath: getattr(f, name) for f in present} for name in fields})
+
+
+# Called only when a condition names a date field, so that other requests never read the manifest.
+DatesLookup = Callable[[], FileDates]
 
 
 class Condition(BaseModel):
@@ -134,6 +174,52 @@ def _number_condition(column: str, op: str, value: object) -> str:
     return f"{column} {sql} {_number(value)}"
 
 
+def _moment(value: object) -> tuple[datetime, datetime]:
+    """The span a date value names, as (first instant, last instant): a whole day for a date, one
+    instant for a date with a time or for Unix seconds."""
+    if isinstance(value, str) and value.strip().lstrip("-").replace(".", "", 1).isdigit():
+        value = float(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value) or abs(value) > 2**40:
+            raise InputError(f"expected a date, got {_shown(value)}")
+        instant = datetime.fromtimestamp(value, timezone.utc)
+        return instant, instant
+    if not isinstance(value, str):
+        raise InputError(f"expected a date (ISO 8601, or Unix seconds), got {_shown(value)}")
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = date.fromisoformat(text)
+            start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+            return start, start + timedelta(days=1) - timedelta(microseconds=1)
+        instant = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"expected a date (ISO 8601, or Unix seconds), got {_shown(value)}") from None
+    instant = instant if instant.tzinfo else instant.replace(tzinfo=timezone.utc)
+    return instant, instant
+
+
+def _date_condition(field: str, op: str, value: object, dates: DatesLookup | None) -> str:
+    if op not in ("before", "after", "empty", "not empty"):
+        raise InputError(f"operator '{op}' does not apply to a date field (before, after, empty, not empty)")
+    if dates is None:
+        raise InputError("date fields are not available here")
+    known = dates().by_field[field]
+    if op == "empty":
+        matching = [source for source, when in known.items() if when is None]
+    elif op == "not empty":
+        matching = [source for source, when in known.items() if when is not None]
+    else:
+        first, last = _moment(value)
+        if op == "before":
+            matching = [source for source, when in known.items() if when is not None and when < first]
+        else:
+            matching = [source for source, when in known.items() if when is not None and when > last]
+    if not matching:
+        return "FALSE"
+    return f"source IN ({', '.join(_text(source) for source in sorted(matching))})"
+
+
 def _field(name: str | list[str]) -> str:
     """The one field a condition names. Older Dify versions send it as a one-element list; an empty
     or longer list names no single field, and guessing one would filter on something not asked for."""
@@ -144,11 +230,12 @@ def _field(name: str | list[str]) -> str:
     raise InputError(f"a condition must name one metadata field, got {len(name)} (fields: {', '.join(FIELDS)})")
 
 
-def condition_sql(condition: Condition) -> str:
+def condition_sql(condition: Condition, dates: DatesLookup | None = None) -> str:
     name = _field(condition.name)
     op = condition.comparison_operator.strip().lower()
-    if op in ("before", "after"):
-        raise InputError(f"'{op}': kbbuild chunks have no date fields (fields: {', '.join(FIELDS)})")
+    if op in ("before", "after") and name not in DATE_FIELDS:
+        fields = ", ".join(sorted(DATE_FIELDS))
+        raise InputError(f"'{op}' applies to the date fields ({fields}), not to '{name}'")
     if op not in ("empty", "not empty") and condition.value is None:
         raise InputError(f"condition on '{name}' with '{op}' needs a value")
     if op not in ("in", "not in", "empty", "not empty") and isinstance(condition.value, list):
@@ -162,13 +249,17 @@ def condition_sql(condition: Condition) -> str:
             return _number_condition(NUMBER_FIELDS[name], op, condition.value)
         if name == PAGE_FIELD:
             return _page_condition(op, condition.value)
+        if name in DATE_FIELDS:
+            return _date_condition(DATE_FIELDS[name], op, condition.value, dates)
     except InputError as error:
         raise InputError(f"metadata condition on '{name}': {error}") from None
     raise InputError(f"unknown metadata field '{name}' (fields: {', '.join(FIELDS)})")
 
 
-def metadata_sql(metadata: MetadataCondition | None) -> str | None:
+def metadata_sql(metadata: MetadataCondition | None, dates: DatesLookup | None = None) -> str | None:
+    """The SQL filter of Dify's conditions; ``dates`` gives the searched version's file dates, for
+    conditions on date fields."""
     if metadata is None or not metadata.conditions:
         return None
     joiner = " AND " if metadata.logical_operator == "and" else " OR "
-    return joiner.join(f"({condition_sql(c)})" for c in metadata.conditions)
+    return joiner.join(f"({condition_sql(c, dates)})" for c in metadata.conditions)

@@ -18,6 +18,7 @@ from kbbuild.clean.furniture import page_number_value
 from kbbuild.config import OcrSettings
 from kbbuild.errors import InputError
 from kbbuild.hookspecs import hookimpl
+from kbbuild.parse.dates import pdf_date
 from kbbuild.parse.pdf.garbled import UNREADABLE_SHARE, garbled_reason, unreadable_share
 from kbbuild.parse.pdf.ocr_page import OcrPageReader, OcrStack
 from kbbuild.parse.pdf.passwords import password_for
@@ -484,7 +485,8 @@ INFO_KEYS = ("Title", "Subject", "Author", "Keywords")
 
 def document_info(path: Path, password: str | None) -> dict[str, str]:
     """The PDF's Info dictionary (title, subject, author, keywords), lower-case keys, empty ones left
-    out. Optional by nature: a file whose Info cannot be read simply has none."""
+    out, and its CreationDate as ISO 8601 ("created"). Optional by nature: a file whose Info cannot
+    be read simply has none."""
     import pypdfium2
 
     try:
@@ -497,4 +499,8 @@ def document_info(path: Path, password: str | None) -> dict[str, str]:
         return {}
     finally:
         pdf.close()
-    return {key.lower(): " ".join(str(info[key]).split()) for key in INFO_KEYS if str(info.get(key, "")).strip()}
+    found = {key.lower(): " ".join(str(info[key]).split()) for key in INFO_KEYS if str(info.get(key, "")).strip()}
+    created = pdf_date(str(info.get("CreationDate", "")))
+    if created is not None:
+        found["created"] = created.isoformat()
+    return found
