@@ -251,3 +251,6 @@ def test_chunks_in_a_language_the_model_cannot_write_are_not_sent_to_it(tmp_path
     asked = {row["source"] for row in db.open_table("questions").search().select(["source"]).limit(100).to_list()}
     assert asked == {"policy_en.md"}
     assert report["counts"]["questions_generated"] == 5  # the English chunk's candidates, nothing else
+    kept = report["counts"]["questions_kept"]
+    [share] = [n for n in report["notes"] if n.startswith("questions kept")]
+    assert share == f"questions kept by the filter, per chunk language: English {kept / 5:.0%} ({kept} of 5)"

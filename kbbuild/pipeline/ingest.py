@@ -454,8 +454,7 @@ def ingest(
                     finally:
                         progress.close()
                         progress = None
-                    if questions.note():
-                        plan.notes.append(questions.note())
+                    plan.notes.extend(note for note in (questions.note(), questions.kept_note()) if note)
                     if isinstance(pool, RayPool) and pool.spread():
                         plan.notes.append(pool.spread())
                     if on_cluster:

@@ -30,6 +30,19 @@ class QuestionStage:
         self._registry = registry
         self._all_settings = settings
         self.not_asked: dict[str, int] = {}  # language -> chunks the generator cannot write questions for
+        self.judged: dict[str, list[int]] = {}  # language -> [candidates judged, kept] (new ones only)
+
+    def kept_note(self) -> str | None:
+        """The Doc2Query-- filter's verdicts of this run per chunk language: the share of candidates
+        kept shows whether the generator writes usable questions in each language."""
+        if not self.judged:
+            return None
+        shares = ", ".join(
+            f"{_LANGUAGE_NAMES.get(lang, lang)} {kept / judged:.0%} ({kept} of {judged})"
+            for lang, (judged, kept) in sorted(self.judged.items())
+            if judged
+        )
+        return f"questions kept by the filter, per chunk language: {shares}"
 
     def note(self) -> str | None:
         """What the run's notes say about chunks left without questions because of their language."""
@@ -83,6 +96,11 @@ class QuestionStage:
         raw = self.questioner.questions([c.text for c in todo], options.candidates) if todo else []
         failures = self.questioner.failures - before
         asked = select_questions(todo, raw, embedder, options.n, options.min_score, self.label, failures)
+        languages_of = {chunk.id: language(chunk.text) for chunk in todo}
+        for question in asked.judged:
+            tally = self.judged.setdefault(languages_of[question.chunk.id], [0, 0])
+            tally[0] += 1
+            tally[1] += question.kept
         for chunk in cached:
             asked.judged.extend(reuse(chunk, self.cache[chunk.id]))
         asked.reused = len(cached)
