@@ -319,6 +319,12 @@ class QuestionRow(_Record):
     vector: list[float]
 
 
+def engine_precision(engine: str) -> str:
+    """The vector space an embedding engine's output lives in ("torch-bf16" -> "bf16", "onnx" ->
+    "float"): engines of one precision give the same vectors to float rounding."""
+    return next((p for p in ("int8", "bf16") if engine.endswith(f"-{p}")), "float")
+
+
 class EmbeddingModelInfo(_Record):
     """Everything that must match between building a KB and querying it."""
 
@@ -340,7 +346,7 @@ class EmbeddingModelInfo(_Record):
     @property
     def precision(self) -> str:
         """'float', 'bf16' or 'int8': the part of the engine that decides which vectors are comparable."""
-        return next((p for p in ("int8", "bf16") if self.backend.endswith(f"-{p}")), "float")
+        return engine_precision(self.backend)
 
     def compatible_with(self, other: EmbeddingModelInfo) -> bool:
         """Vectors are comparable only if model, pooling and normalisation all agree."""

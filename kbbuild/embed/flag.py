@@ -291,11 +291,6 @@ def pick_engine(backend: str, precision: str, device: str, family: str) -> str:
     return "onnx-int8" if precision == "auto" and AUTO_INT8 else "onnx"
 
 
-def precision_of(engine: str) -> str:
-    """The vector space an engine's output lives in: 'float', 'bf16' or 'int8'."""
-    return next((p for p in ("int8", "bf16") if engine.endswith(f"-{p}")), "float")
-
-
 def _cached_onnx(resolved: ResolvedModel, quantized: bool, tokenizer: Any = None) -> tuple[Any, Any]:
     """The tokenizer and the ONNX Runtime session of a graph exported before, without FlagEmbedding
     or PyTorch: the ingest driver then holds the graph alone (about 240 MB less on MiniLM). The

