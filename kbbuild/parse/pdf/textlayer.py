@@ -35,6 +35,7 @@ from kbbuild.parse.pdf.aligned import aligned_tables, header_rows
 from kbbuild.parse.pdf.cjk_spacing import line_text
 from kbbuild.parse.pdf.pdfium_chars import read_page as read_pdfium_page
 from kbbuild.parse.pdf.plumber_objects import plumber_objects
+from kbbuild.parse.pdf.statement_grid import grid_wins, statement_grids
 from kbbuild.parse.pdf.tables import TextTable, clean_rows, find_tables, table_signal
 from kbbuild.parse.reading_order import xy_cut_order
 from kbbuild.records import BBox, Element, ElementKind, ExtractionMethod, PageInfo
@@ -160,24 +161,36 @@ def _parts(
     number: int,
     tables: list[TextTable],
     images: list[tuple[float, float, float, float]],
+    grids: list[TextTable] = (),
 ) -> _PageParts:
     height = layout.height
+
+    def prose_blocks(ruled: list[TextTable]) -> list[_Block]:
+        return [
+            block
+            for item in layout
+            if isinstance(item, LTTextBox)
+            for block in _blocks_of_box(item, number, [_pdfminer_box(t, height) for t in ruled])
+        ]
+
     # Lines inside a table belong to the table, not to prose. Ruled tables are settled first; a table
-    # found by whitespace alone competes with the column blocks of an unruled statement (``aligned``).
+    # found by whitespace alone competes with the column blocks of an unruled statement (``aligned``);
+    # a statement rebuilt from word positions (``statement_grid``) competes with all of them.
     ruled = [t for t in tables if t.strategy != "text"]
-    blocks = [
-        block
-        for item in layout
-        if isinstance(item, LTTextBox)
-        for block in _blocks_of_box(item, number, [_pdfminer_box(t, height) for t in ruled])
-    ]
+    blocks = prose_blocks(ruled)
     statements = [s for s in _statement_tables(blocks, height) if not any(_boxes_meet(s.bbox, t.bbox) for t in ruled)]
     unruled = [t for t in tables if t.strategy == "text" and not _outdone(t, statements)]
     statements = [s for s in statements if not any(_boxes_meet(s.bbox, t.bbox) for t in unruled)]
+    settled = _settle_grids(grids, ruled, unruled, statements)
+    rebuilt = len(settled[0]) < len(ruled)
+    if rebuilt:  # a ruled table gave way to a grid: its lines outside the grid are prose again
+        blocks = prose_blocks(settled[0])
+    ruled, unruled, statements, grids = settled
     members = {id(block) for table in statements for block in table.blocks}
     blocks = [block for block in blocks if id(block) not in members]
-    blocks = _without_lines_inside(blocks, [_pdfminer_box(t, height) for t in unruled])
-    tables = [*ruled, *unruled, *statements]
+    inside = [*unruled, *grids, *(statements if rebuilt else [])]
+    blocks = _without_lines_inside(blocks, [_pdfminer_box(t, height) for t in inside])
+    tables = [*ruled, *unruled, *statements, *grids]
     n_chars = sum(block.n_chars for block in blocks) + sum(len("".join(map(str, r))) for t in tables for r in t.rows)
     page_text = "".join(block.text for block in blocks)
     unmapped = sum(len(m) for m in _UNMAPPED.findall(page_text)) + page_text.count("\ufffd")
@@ -204,6 +217,39 @@ def _parts(
 @dataclass(frozen=True)
 class _StatementTable(TextTable):
     blocks: tuple[_Block, ...] = ()  # the column blocks it replaces
+
+
+def _settle_grids(
+    grids: list[TextTable],
+    ruled: list[TextTable],
+    unruled: list[TextTable],
+    statements: list[_StatementTable],
+) -> tuple[list[TextTable], list[TextTable], list[_StatementTable], list[TextTable]]:
+    """Statements rebuilt from word positions (``statement_grid``) against the tables the finders
+    made of the same place: a grid replaces them where it reads clearly more amounts one to a cell,
+    and only where they lie within it (a table reaching well beyond the grid holds more than it)."""
+    kept: list[TextTable] = []
+    for grid in grids:
+        rivals = [t for t in [*ruled, *unruled, *statements] if _boxes_meet(grid.bbox, t.bbox)]
+        if any(_share_outside(t.bbox, grid.bbox) > MAX_RIVAL_OUTSIDE for t in rivals):
+            continue
+        if not grid_wins(grid.rows, [t.rows for t in rivals]):
+            continue
+        kept.append(grid)
+        ruled = [t for t in ruled if not _boxes_meet(grid.bbox, t.bbox)]
+        unruled = [t for t in unruled if not _boxes_meet(grid.bbox, t.bbox)]
+        statements = [t for t in statements if not _boxes_meet(grid.bbox, t.bbox)]
+    return ruled, unruled, statements, kept
+
+
+MAX_RIVAL_OUTSIDE = 0.25  # share of a rival table's area outside a grid that still lets the grid replace it
+
+
+def _share_outside(box: tuple[float, float, float, float], frame: tuple[float, float, float, float]) -> float:
+    area = max((box[2] - box[0]) * (box[3] - box[1]), 1e-6)
+    inside_w = max(0.0, min(box[2], frame[2]) - max(box[0], frame[0]))
+    inside_h = max(0.0, min(box[3], frame[3]) - max(box[1], frame[1]))
+    return 1 - inside_w * inside_h / area
 
 
 def _pdfminer_box(table: TextTable, height: float) -> tuple[float, float, float, float]:
@@ -270,7 +316,8 @@ def _read_page(page, number: int) -> _PageParts:
     layout: LTPage = page.layout
     signal = table_signal(layout)
     tables = find_tables(page, signal) if signal.worth_looking else []
-    return _parts(layout, number, tables, _image_boxes(layout))
+    grids = statement_grids(layout) if signal.worth_looking else []
+    return _parts(layout, number, tables, _image_boxes(layout), grids)
 
 
 class _PlumberPages:
@@ -304,13 +351,15 @@ def _read_page_fast(pdfium_page, plumber: _PlumberPages, number: int) -> _PagePa
     layout.analyze(LAParams(**LAPARAMS))
     signal = table_signal(layout)
     tables: list[TextTable] = []
+    grids: list[TextTable] = []
     if signal.worth_looking:
         plumber_page = plumber.page(number)
         plumber_page._layout = layout
         plumber_page._objects = plumber_objects(plumber_page, layout)
         tables = find_tables(plumber_page, signal)
         plumber_page.close()
-    return _parts(layout, number, tables, page.images)
+        grids = statement_grids(layout)
+    return _parts(layout, number, tables, page.images, grids)
 
 
 def _pdfminer_error(error: Exception) -> Exception:
@@ -690,7 +739,7 @@ def _statement_captions(elements: list[Element], page: PageInfo) -> list[Element
     none of its own: the centred lines that open a statement's page (company, statement, period).
     Split over the chunk budget, every piece of the table then says which statement it belongs to,
     where the pieces would otherwise be rows of figures under an empty header."""
-    tables = [e for e in elements if e.kind is ElementKind.TABLE and e.meta.get("strategy") == "aligned"]
+    tables = [e for e in elements if e.kind is ElementKind.TABLE and e.meta.get("strategy") in ("aligned", "grid")]
     if not tables or page.width <= 0:
         return elements
     head = next(
