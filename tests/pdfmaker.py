@@ -335,6 +335,7 @@ def letter_spaced_chinese_pdf(path: Path) -> Path:
         line.setFont("MSung-Light", size)
         line.setCharSpace(char_space)
         line.textOut(text)
+        line.setCharSpace(0)  # Tc is graphics state: it would outlive this text object
         pdf.drawText(line)
 
     spaced(72, height - 80, "瑞昱半導體股份有限公司", 16, 3)  # 0.19 em between characters
@@ -488,6 +489,93 @@ def column_statement_pdf(path: Path) -> Path:
         pdf.drawString(72, y, a)
         pdf.drawString(320, y, b)
         y -= 14
+    pdf.showPage()
+    pdf.save()
+    return path
+
+
+def equity_statement_pdf(path: Path) -> Path:
+    """A landscape statement of changes in equity set as Taiwanese filings set it, the kind both table
+    finders read in fragments: a centred title block; a header four lines tall whose top phrase
+    ("歸屬於母公司業主之權益") is spread a character at a time across five columns and underlined, a
+    second spanning phrase ("保留盈餘") over two of them, and column names wrapped over two lines;
+    account codes and notes in columns of their own; "$" and "(" set apart from their amounts;
+    amounts underlined; a label wrapped over two lines with its amounts on the second; a signature
+    line and a note below."""
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.pdfgen import canvas
+
+    font = cjk_font()
+    width, height = landscape(A4)
+    pdf = canvas.Canvas(str(path), pagesize=(width, height))
+    pdf.setFont(font, 11)
+    pdf.drawCentredString(width / 2, height - 40, "和泰汽車股份有限公司及子公司")
+    pdf.drawCentredString(width / 2, height - 54, "合併權益變動表")
+    pdf.setFont(font, 9)
+    pdf.drawCentredString(width / 2, height - 67, "民國111年1月1日至9月30日")
+    pdf.drawRightString(width - 40, height - 80, "單位：新台幣仟元")
+    rights = [300, 370, 440, 510, 600, 680]  # right edges of the six amount columns
+    lefts = [right - 60 for right in rights]
+    top = height - 100
+
+    def spread(text: str, x0: float, x1: float, y: float) -> None:
+        """Set with character spacing (the PDF's Tc operator), as filings spread a heading."""
+        line = pdf.beginText(x0, y)
+        line.setFont(font, 9)
+        line.setCharSpace((x1 - x0 - 9 * len(text)) / (len(text) - 1))
+        line.textOut(text)
+        line.setCharSpace(0)  # Tc is graphics state: it would outlive this text object
+        pdf.drawText(line)
+
+    spread("歸屬於母公司業主之權益", lefts[0], rights[4], top)
+    pdf.line(lefts[0], top - 3, rights[4], top - 3)
+    spread("保留盈餘", lefts[2], rights[3], top - 12)
+    pdf.line(lefts[2], top - 15, rights[3], top - 15)
+    names = [
+        ("", "普通股股本"),
+        ("", "資本公積"),
+        ("", "法定盈餘公積"),
+        ("", "未分配盈餘"),
+        ("國外營運機構財務", "報表換算之兌換差額"),
+        ("", "權益總額"),
+    ]
+    for right, (first, second) in zip(rights, names, strict=True):
+        if first:
+            pdf.drawRightString(right, top - 24, first)
+        pdf.drawRightString(right, top - 36, second)
+        pdf.line(right - 60, top - 39, right, top - 39)
+    pdf.drawString(40, top - 36, "代碼")
+    pdf.drawString(175, top - 36, "附註")
+    opening = ["$ 5,461,792", "$ 2,818,336", "$ 12,544,333", "$ 42,338,324", "($ 496,286)", "$ 62,666,509"]
+    closing = ["$ 5,461,792", "$ 2,818,336", "$ 13,925,963", "$ 44,339,374", "($ 645,834)", "$ 65,899,631"]
+    rows = [
+        ("A1", "111年1月1日餘額", "", opening),
+        ("D1", "111年前三季淨利", "", ["-", "-", "-", "12,667,726", "-", "12,667,726"]),
+        ("D3", "111年前三季稅後", "", None),
+        ("", "其他綜合損益", "", ["-", "-", "-", "-", "( 149,548)", "( 149,548)"]),
+        ("", "盈餘指撥及分派：", "六(二十八)", None),
+        ("B1", "法定盈餘公積", "", ["-", "-", "1,381,630", "( 1,381,630)", "-", "-"]),
+        ("B5", "現金股利", "", ["-", "-", "-", "( 9,285,046)", "-", "( 9,285,046)"]),
+        ("Z1", "111年9月30日餘額", "", closing),
+    ]
+    y = top - 56
+    for code, label, note, amounts in rows:
+        pdf.drawString(40, y, code)
+        pdf.drawString(70 if code or label.endswith("：") or label.endswith("餘額") else 76, y, label)
+        if note:
+            pdf.drawString(175, y, note)
+        for right, amount in zip(rights, amounts or [], strict=False):
+            mark, _, figure = amount.rpartition(" ")
+            if mark:  # "$" and "(" stand at the column's left edge, apart from the figure
+                pdf.drawString(right - 60, y, mark)
+            pdf.drawRightString(right if not figure.endswith(")") else right + 4, y, figure)
+            if amounts is not None and code in ("D1", ""):
+                pdf.line(right - 60, y - 3, right, y - 3)
+        y -= 16
+    pdf.drawCentredString(width / 2, y - 20, "後附合併財務報表附註為本合併財務報告之一部分，請併同參閱。")
+    pdf.drawString(40, y - 44, "董事長：黃南光")
+    pdf.drawString(width / 2 - 30, y - 44, "經理人：蘇純興")
+    pdf.drawString(width - 150, y - 44, "會計主管：陳亭汝")
     pdf.showPage()
     pdf.save()
     return path

@@ -43,10 +43,12 @@ MAX_BRIDGED_LINES = 6  # label-only lines allowed between two rows of amounts
 MAX_HEADER_LINES = 8
 HEADER_GAP = 2.6  # header lines lie within this many glyph heights of each other
 SPREAD_GAP = 1.5  # characters set this many glyph widths apart are one phrase spread over columns
+LATIN_WORD_GAP = 0.6  # glyph heights between two words of one Latin phrase
 LABEL_GAP = 4.0  # whitespace separating two label columns (code | label | note)
 
 _MARKERS = frozenset({"$", "(", "($", "$(", ")", "%", "€", "£", "¥", "NT$", "（", "）"})
 _UNIT = re.compile(r"^(單位|单位)[:：]|^\(?in (thousands|millions|billions)", re.IGNORECASE)
+_DATE_PART = re.compile(r"^(19|20)\d\d[,.]?$|^\d{1,2},$")
 _CODE = re.compile(r"^[0-9A-Z]{1,6}$")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3001-\u303f\uff01-\uff60]")
 
@@ -292,15 +294,15 @@ def _header_column(centre: float, rights: list[float]) -> int | None:
 
 
 def _join(words: list[Word]) -> str:
-    """Words of one cell in reading order: no space inside CJK or between glyphs set apart one by
-    one ("1 1 2 年" is 112年), a space between Latin words."""
+    """Words of one cell in reading order: a space between Latin words ("receivable, less"), none
+    next to CJK or between glyphs set apart one by one ("1 1 2 年" is 112年)."""
     text = ""
     previous: Word | None = None
     for word in words:
         if previous is not None and text:
-            latin = text[-1].isascii() and text[-1].isalnum() and word.text[0].isascii() and word.text[0].isalnum()
-            single = len(previous.text) == 1 and len(word.text) == 1
-            if latin and not single:
+            cjk = bool(_CJK.match(text[-1])) or bool(_CJK.match(word.text[0]))
+            spread_digits = len(previous.text) == 1 and len(word.text) == 1 and (previous.text + word.text).isdigit()
+            if not cjk and not spread_digits:
                 text += " "
         text += word.text
         previous = word
@@ -330,14 +332,33 @@ def _is_title_line(line: _Line, page_width: float) -> bool:
     return tight and abs((line.x0 + line.x1) / 2 - page_width / 2) <= 0.04 * page_width
 
 
-def _header_lines(lines: list[_Line], first: int, header_left: float, page_width: float) -> list[_Line]:
+def _is_prose_line(line: _Line, header_left: float, first_right: float) -> bool:
+    """A sentence above the table: one run of closely set words from the labels' side across the
+    first amount column ("the six months ending March 31, 2022, is as follows:")."""
+    start = 0
+    for index in range(1, len(line.words) + 1):
+        if index < len(line.words) and line.words[index].x0 - line.words[index - 1].x1 <= line.words[index].height:
+            continue
+        run = line.words[start:index]
+        if run[0].x0 < header_left - 2 and run[-1].x1 > first_right + 4 and len(run) >= 3:
+            return True
+        start = index
+    return False
+
+
+def _header_lines(
+    lines: list[_Line], first: int, header_left: float, rights: list[float], page_width: float
+) -> list[_Line]:
     """Lines just above the statement's first row with text over the amounts, nearest first."""
     found: list[_Line] = []
     below = lines[first]
     for line in reversed(lines[max(0, first - MAX_HEADER_LINES) : first]):
         words = [w for w in line.words if not _UNIT.match(w.text)]
-        if not words or _is_title_line(line, page_width):
+        if not words or _is_title_line(line, page_width) or _is_prose_line(line, header_left, rights[0]):
             break
+        row = _split_row(line)
+        if sum(_is_figure(w.text) for w in row.amounts) >= 2 and not _is_date_row(row):
+            break  # the last row of a table above, not a header
         if below.top - line.bottom > HEADER_GAP * max(line.glyph, 1.0) + 2:
             break
         if not any(w.centre >= header_left for w in words):
@@ -351,7 +372,8 @@ def _spanning(
     line: _Line, rules: list[Rule], next_top: float, rights: list[float]
 ) -> list[tuple[list[Word], list[int]]]:
     """Phrases of a header line that head several columns: the words over an underline that spans
-    two or more columns, and characters spread far apart across columns."""
+    two or more columns, Latin words set as one phrase across a column boundary ("Three Months
+    Ended" over two periods), and ideographs spread far apart across columns."""
     phrases: list[tuple[list[Word], list[int]]] = []
     taken: set[int] = set()
     for rule in rules:
@@ -364,6 +386,18 @@ def _spanning(
             taken.update(members)
     words = line.words
     gaps = [b.x0 - a.x1 for a, b in pairwise(words)]
+    start = 0
+    for end in range(1, len(words) + 1):
+        if end < len(words) and gaps[end - 1] <= LATIN_WORD_GAP * words[end].height:
+            continue
+        group = [k for k in range(start, end) if k not in taken]
+        start = end
+        if len(group) < 2 or not all(words[k].text.isascii() for k in group):
+            continue
+        covered = _columns_under(words[group[0]].x0, words[group[-1]].x1, rights)
+        if len(covered) >= 2:
+            phrases.append(([words[k] for k in group], covered))
+            taken.update(group)
 
     def spread(k: int) -> bool:
         """A lone ideograph far from both its neighbours: one character of a phrase set wide."""
@@ -395,6 +429,17 @@ def _spanning(
             taken.update(range(k, end + 1))
         k = end + 1
     return phrases
+
+
+def _columns_under(x0: float, x1: float, rights: list[float]) -> list[int]:
+    """Columns a phrase stands over: at least half of the narrower of the two (phrase, column)."""
+    covered = []
+    for index, right in enumerate(rights):
+        left = rights[index - 1] + 4 if index else right - (rights[1] - rights[0] if len(rights) > 1 else 60)
+        overlap = min(x1, right + 4) - max(x0, left)
+        if overlap > 0 and overlap >= 0.5 * min(x1 - x0, right + 4 - left):
+            covered.append(index)
+    return covered
 
 
 def _header_cells(
@@ -539,6 +584,8 @@ def statement_grids(layout: LTPage) -> list[TextTable]:
         # Headers are wider than the amounts under them: what stands right of every label is header.
         label_right = max((w.x1 for r in run for w in r.label if w.x1 < amount_left), default=amount_left)
         header_left = min(amount_left, label_right + 3)
+        while len(run) > MIN_AMOUNT_ROWS and _is_date_row(run[0]):  # "2023 2022" heads the columns
+            run = run[1:]
         first = index_of[id(run[0].line)]
         leading: list[_Row] = []
         while first > 0 and lines[first - 1].x1 < amount_left - 2 and len(leading) < 3:
@@ -547,7 +594,7 @@ def statement_grids(layout: LTPage) -> list[TextTable]:
                 break
             leading.insert(0, _Row(candidate, candidate.words, []))
             first -= 1
-        header = _header_lines(lines, first, header_left, layout.width)
+        header = _header_lines(lines, first, header_left, rights, layout.width)
         if not header:
             leading = []  # section lines with no header above are as likely a caption: leave them
             first = index_of[id(run[0].line)]
@@ -574,6 +621,12 @@ def statement_grids(layout: LTPage) -> list[TextTable]:
     return grids
 
 
+def _is_date_row(row: _Row) -> bool:
+    """Figures that are all years or days of a month ("2023", "December 31, 2022"): a header row."""
+    figures = [w.text for w in row.amounts if _is_figure(w.text)]
+    return bool(figures) and all(_DATE_PART.match(text) for text in figures)
+
+
 def _is_code_column(rows: list[_Row], separators: list[float]) -> bool:
     """The first label column holds account codes ("1100", "A1", "11XX") on most rows with amounts."""
     if not separators:
@@ -587,7 +640,7 @@ def _is_code_column(rows: list[_Row], separators: list[float]) -> bool:
 
 
 def _one_amount(cell: str) -> bool:
-    return _is_figure(cell) and not re.search(r"\d\s+[\d(]", cell)
+    return _is_figure(cell) and not re.search(r"[\d)]\s+[\d(]", cell)
 
 
 def single_amount_cells(rows: list[list[str]]) -> int:
