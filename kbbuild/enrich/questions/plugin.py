@@ -10,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from kbbuild.config import Settings
+from kbbuild.enrich.questions.packaged import GEMMA3, PACKAGED, gemma3_file, packaged_unavailable
 from kbbuild.hookspecs import hookimpl
 from kbbuild.providers import Questioner, QuestionGenerator
 
@@ -43,33 +44,52 @@ class HfQuestions(QuestionGenerator):
 
 
 class _LlamaCppQuestioner(Questioner):
-    def __init__(self, settings: Settings) -> None:
-        from kbbuild.enrich.questions.llamacpp import LlamaCppOptions, default_threads, load_llamacpp
+    """One GGUF model, or two: ``[questions] model_zh`` writes the Chinese chunks' questions and
+    ``model`` the others (each chunk goes to the model of its language)."""
 
+    def __init__(self, settings: Settings) -> None:
         options = settings.questions
-        threads = options.threads or default_threads()
-        slots = options.candidates
-        self.model = load_llamacpp(gguf_file(options.model), LlamaCppOptions(threads=threads, slots=slots))
-        self.languages = writes_in(options.model)
+        self.model = _load_gguf(options.model, settings)
+        self.model_zh = _load_gguf(options.model_zh, settings) if options.model_zh else None
+        writes = writes_in(options.model)
+        self.languages = writes | {"zh"} if writes is not None and self.model_zh else writes
 
     def questions(self, passages: Sequence[str], n: int) -> list[list[str]]:
-        return self.model.questions(passages, n)
+        from kbbuild.enrich.questions.prompts import language
+
+        if self.model_zh is None:
+            return self.model.questions(passages, n)
+        return [
+            (self.model_zh if language(passage) == "zh" else self.model).questions([passage], n)[0]
+            for passage in passages
+        ]
+
+
+def _load_gguf(model: str, settings: Settings):
+    from kbbuild.enrich.questions.llamacpp import LlamaCppOptions, default_threads, has_chat_template, load_llamacpp
+
+    options = settings.questions
+    path = gguf_file(model)
+    chat = PACKAGED[model].chat if model in PACKAGED else has_chat_template(path)
+    return load_llamacpp(
+        path, LlamaCppOptions(threads=options.threads or default_threads(), slots=options.candidates, chat=chat)
+    )
 
 
 def writes_in(model: str) -> frozenset[str] | None:
     """The languages a model is known to write questions in: the packaged SmolLM2 writes English only
     (its Chinese is gibberish: 0-1 of 15 candidates passed the filter on the samples' Chinese chunks,
     at twice the cost of an English chunk, since it rambles to the token cap). Other models: any."""
-    from kbbuild.enrich.questions.hf import PACKAGED
-
-    return frozenset({"en"}) if model == PACKAGED else None
+    return PACKAGED[model].writes if model in PACKAGED else None
 
 
 def gguf_file(model: str) -> Path:
-    """The GGUF file ``[questions] model`` names: 'smollm2' (the packaged one), a file, or a folder
-    holding exactly one; a ValueError says why not."""
+    """The GGUF file ``[questions] model`` names: 'smollm2' or 'gemma3' (packaged), a file, or a
+    folder holding exactly one; a ValueError says why not."""
     from kbbuild.enrich.questions.hf import resolve_generator
 
+    if model == GEMMA3.name:
+        return gemma3_file()
     source = resolve_generator(model)
     if source.gguf_file:
         return Path(source.location) / source.gguf_file
@@ -80,7 +100,7 @@ def gguf_file(model: str) -> Path:
     if len(found) == 1:
         return found[0]
     raise ValueError(
-        f"'{model}' is not a GGUF model: give 'smollm2', a .gguf file or a folder holding one"
+        f"'{model}' is not a GGUF model: give 'smollm2', 'gemma3', a .gguf file or a folder holding one"
         + (f" (this folder holds {len(found)})" if found else "")
     )
 
@@ -100,10 +120,13 @@ class LlamaCppQuestions(QuestionGenerator):
     def unavailable_reason(self, settings: Settings) -> str | None:
         from kbbuild.enrich.questions.llamacpp import llamacpp_unavailable
 
-        try:
-            gguf_file(settings.questions.model)
-        except (ValueError, FileNotFoundError) as error:
-            return str(error)
+        for model in filter(None, (settings.questions.model, settings.questions.model_zh)):
+            if model in PACKAGED and (why := packaged_unavailable(model)):
+                return why
+            try:
+                gguf_file(model)
+            except (ValueError, FileNotFoundError) as error:
+                return str(error)
         return llamacpp_unavailable()
 
     def load(self, settings: Settings) -> Questioner:
