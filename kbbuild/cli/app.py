@@ -108,7 +108,13 @@ def _with_plugins(settings: Settings, modules: list[str] | None) -> Settings:
 @app.command()
 @_friendly
 def ingest(
-    docs: Annotated[Path, typer.Argument(help="Folder (searched recursively) or single file to ingest.")],
+    docs: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder (searched recursively), single file, or an s3:// or gs:// prefix (mirrored to a local "
+            "cache, only changed objects downloaded; see docs/scale.md)."
+        ),
+    ],
     kb: KbOption = Path("kb"),
     collection: CollectionOption = None,
     config: ConfigOption = None,

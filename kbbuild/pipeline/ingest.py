@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from kbbuild.config import DEFAULT_EMBED_MODEL, MULTILINGUAL_EMBED_MODEL, Settings
-from kbbuild.errors import ExitCode, InputError, KbbuildError
+from kbbuild.errors import ConfigError, ExitCode, InputError, KbbuildError
 from kbbuild.faults import crash_point
 from kbbuild.parse.pdf.passwords import load_password_file
 from kbbuild.pipeline.discover import Discovery, discover
@@ -38,6 +38,7 @@ from kbbuild.pipeline.prepare import PrepareTools, prepare_parts
 from kbbuild.pipeline.progress import Progress
 from kbbuild.pipeline.questions import QuestionStage
 from kbbuild.pipeline.ray_pool import RayPool
+from kbbuild.pipeline.remote import is_remote, mirror, remote_uri
 from kbbuild.pipeline.write import FileTally, failed_record, ingested_record, write_rows
 from kbbuild.plugins import Registry, kbbuild_version, make_plugin_manager
 from kbbuild.providers import Embedder
@@ -353,6 +354,16 @@ def ingest(
     """
     started = time.perf_counter()
     settings = settings or Settings()
+    if is_remote(kb_path):
+        raise ConfigError(
+            f"a KB on object storage ({remote_uri(kb_path)}) is not supported: the KB folder keeps a lock, "
+            "version files and tags beside its Lance tables, written with local file operations. Put the KB on a "
+            "local or network file system (every node of a cluster must see it); DOCS may be s3:// or gs://"
+        )
+    remote_note: str | None = None
+    if is_remote(input_path):
+        mirrored = mirror(remote_uri(input_path), settings.ingest.max_file_mb)
+        remote_note, input_path = mirrored.note(), mirrored.folder
     input_path = Path(input_path)
     if not input_path.exists():
         raise InputError(f"input path does not exist: {input_path}")
@@ -373,7 +384,7 @@ def ingest(
         settings = _settle_precision(settings, registry, previous)
         fingerprint = settings.fingerprint(stage_versions(registry, settings))
         plan = make_plan(found, previous, fingerprint, full)
-        plan.notes[:0] = model_notes
+        plan.notes[:0] = [*([remote_note] if remote_note else []), *model_notes]
         records = [*found.failures, *plan.unreadable, *found.skipped, *plan.unchanged]
         pool: ParsePool | RayPool | None = None
 

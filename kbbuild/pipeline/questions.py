@@ -53,7 +53,7 @@ class QuestionStage:
         writes = ", ".join(_LANGUAGE_NAMES.get(lang, lang) for lang in sorted(self.questioner.languages or ()))
         return (
             f"questions: {counts} chunks were not sent to {self.label}, which writes {writes} questions only "
-            "(set [questions] model_zh = \"gemma3\" for Chinese, or model to one that writes their language)"
+            '(set [questions] model_zh = "gemma3" for Chinese, or model to one that writes their language)'
         )
 
     def start(self) -> None:
