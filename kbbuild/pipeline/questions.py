@@ -4,9 +4,22 @@ version, and asks for synthetic questions (doc2query) for each file's new chunks
 A chunk whose text did not change keeps its id, and then its questions, without asking the
 generator again: the cache is filled from the previous version's questions table for the files
 this run processes again.
+
+Generation is the slowest stage when it is on (seconds per chunk on a CPU), so it runs on a thread
+of its own: the driver hands a file's chunks over (``submit``) and goes on with the next files while
+the generator works, and takes files back in plan order as their questions are done (``ready``).
+llama.cpp and HTTP clients release the GIL while they work, so parsing, embedding and writing go on
+meanwhile. At most ``MAX_AHEAD_CHUNKS`` chunks wait for questions; beyond that the driver waits,
+so memory stays bounded however slow the generator is.
 """
 
 from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Generic, TypeVar
 
 from kbbuild.config import Settings
 from kbbuild.enrich.questions.prompts import language
@@ -19,6 +32,29 @@ from kbbuild.store.kb import KB, pinned_table
 from kbbuild.store.schema import QUESTIONS_TABLE
 
 _LANGUAGE_NAMES = {"en": "English", "zh": "Chinese"}
+MAX_AHEAD_CHUNKS = 2_000  # chunks handed to the generator and not yet taken back
+MAX_AHEAD_FILES = 256
+SLICE = 4  # chunks per call to the generator: the progress bar moves this often
+
+Item = TypeVar("Item")
+
+
+class _Orders(Generic[Item]):
+    """Files handed to the generator thread, in plan order, with what the caller wants back."""
+
+    def __init__(self) -> None:
+        self.queue: deque[tuple[Item, Future, int]] = deque()
+        self.chunks = 0
+
+    def add(self, item: Item, future: Future, chunks: int) -> None:
+        self.queue.append((item, future, chunks))
+        self.chunks += chunks
+
+    def pop(self) -> tuple[Item, AskedQuestions | BaseException]:
+        item, future, chunks = self.queue.popleft()
+        self.chunks -= chunks
+        error = future.exception()
+        return item, error if error is not None else future.result()
 
 
 class QuestionStage:
@@ -31,6 +67,52 @@ class QuestionStage:
         self._all_settings = settings
         self.not_asked: dict[str, int] = {}  # language -> chunks the generator cannot write questions for
         self.judged: dict[str, list[int]] = {}  # language -> [candidates judged, kept] (new ones only)
+        self.seconds = 0.0  # spent on the generator thread
+        self.on_queued: Callable[[int], None] = lambda _chunks: None  # progress: chunks sent to the model
+        self.on_done: Callable[[int], None] = lambda _chunks: None
+        self._thread: ThreadPoolExecutor | None = None
+        self._orders: _Orders = _Orders()
+
+    @property
+    def active(self) -> bool:
+        return self.questioner is not None
+
+    def submit(self, item: Item, chunks: list[Chunk], embedder: Embedder) -> Iterator[tuple[Item, object]]:
+        """Hand a file's chunks to the generator thread; yields the files (``item``, then their
+        ``AskedQuestions`` or the exception asking raised) that are done, in plan order, waiting for
+        the oldest ones while too many are out."""
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="questions")
+        todo = sum(c.id not in self.cache and self._writes(c) for c in chunks)
+        self.on_queued(todo)
+        self._orders.add(item, self._thread.submit(self._timed_ask, chunks, embedder), len(chunks))
+        while self._orders.queue and (
+            self._orders.queue[0][1].done()
+            or self._orders.chunks > MAX_AHEAD_CHUNKS
+            or len(self._orders.queue) > MAX_AHEAD_FILES
+        ):
+            yield self._orders.pop()
+
+    def drain(self) -> Iterator[tuple[Item, object]]:
+        """Every file still out, in plan order, as its questions are done."""
+        while self._orders.queue:
+            yield self._orders.pop()
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown(wait=True, cancel_futures=True)
+            self._thread = None
+
+    def _writes(self, chunk: Chunk) -> bool:
+        languages = self.questioner.languages if self.questioner is not None else None
+        return languages is None or language(chunk.text) in languages
+
+    def _timed_ask(self, chunks: list[Chunk], embedder: Embedder) -> AskedQuestions:
+        started = time.perf_counter()
+        try:
+            return self.ask(chunks, embedder)
+        finally:
+            self.seconds += time.perf_counter() - started
 
     def kept_note(self) -> str | None:
         """The Doc2Query-- filter's verdicts of this run per chunk language: the share of candidates
@@ -93,7 +175,12 @@ class QuestionStage:
                     self.not_asked[lang] = self.not_asked.get(lang, 0) + 1
             todo = [c for c in todo if language(c.text) in languages]
         before = self.questioner.failures
-        raw = self.questioner.questions([c.text for c in todo], options.candidates) if todo else []
+        raw: list[list[str]] = []
+        step = max(SLICE, options.concurrency)  # an endpoint keeps its requests in flight
+        for start in range(0, len(todo), step):
+            texts = [c.text for c in todo[start : start + step]]
+            raw.extend(self.questioner.questions(texts, options.candidates))
+            self.on_done(len(texts))
         failures = self.questioner.failures - before
         asked = select_questions(todo, raw, embedder, options.n, options.min_score, self.label, failures)
         languages_of = {chunk.id: language(chunk.text) for chunk in todo}
