@@ -43,7 +43,7 @@ install: $(VENV)/.installed
 dev: $(VENV)/.dev
 
 demo: install
-	$(BIN)/kbbuild ingest samples --kb $(KB) --questions 3; status=$$?; [ $$status -le 1 ] || exit $$status
+	$(BIN)/kbbuild ingest samples --kb $(KB) --questions 3 --questions-max-chunks 12; status=$$?; [ $$status -le 1 ] || exit $$status
 	$(BIN)/kbbuild query "$(DEMO_QUESTION)" --kb $(KB) -k 3
 
 # pytest exits 5 when it collects nothing; say so plainly (an empty suite must never pass as green).

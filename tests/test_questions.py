@@ -323,16 +323,14 @@ def test_chunks_in_a_language_the_model_cannot_write_are_not_sent_to_it(tmp_path
     assert share == f"questions kept by the filter, per chunk language: English {kept / 5:.0%} ({kept} of 5)"
 
 
-def test_generation_runs_beside_the_driver_and_files_come_back_in_plan_order(embedder):
-    """The generator works on its own thread: handing it a file returns at once while it is busy,
-    later files queue behind it, and they come back in the order they were handed over, each with its
-    own questions (the driver meanwhile parses, embeds and writes other files)."""
+def _held_stage(**options):
+    """A question stage whose generator (a plugin, registered as a third party's would be) answers
+    only once ``release`` is set, and records the passages it was sent."""
     import threading
 
     from kbbuild.hookspecs import hookimpl
     from kbbuild.pipeline.questions import QuestionStage
     from kbbuild.providers import Questioner, QuestionGenerator
-    from kbbuild.records import Chunk
 
     release = threading.Event()
     seen: list[str] = []
@@ -358,18 +356,32 @@ def test_generation_runs_beside_the_driver_and_files_come_back_in_plan_order(emb
     registry = Registry.from_plugin_manager(make_plugin_manager((), (Plugin(),)))
     settings = Settings()
     settings.questions.generator, settings.questions.n, settings.questions.candidates = "held", 1, 1
+    for key, value in options.items():
+        setattr(settings.questions, key, value)
     stage = QuestionStage(registry, settings)
     stage.start()
+    return stage, release, seen
 
-    def chunk(source: str, text: str) -> Chunk:
-        return Chunk(
-            id=Chunk.make_id(source, text, 0), source=source, source_sha256="-", chunk_index=0, text=text, n_tokens=12
-        )
 
-    first = chunk("a.md", "The NW-300 sensor must be recalibrated every 90 days.")
-    second = chunk("b.md", "The NW-400 sensor must be recalibrated every 30 days.")
-    assert list(stage.submit("a.md", [first], embedder)) == []  # the generator is busy: nothing back yet
-    assert list(stage.submit("b.md", [second], embedder)) == []  # and the driver did not wait for it
+def _chunk(source: str, text: str):
+    from kbbuild.records import Chunk
+
+    return Chunk(
+        id=Chunk.make_id(source, text, 0), source=source, source_sha256="-", chunk_index=0, text=text, n_tokens=12
+    )
+
+
+FIRST = "The NW-300 sensor must be recalibrated every 90 days."
+SECOND = "The NW-400 sensor must be recalibrated every 30 days."
+
+
+def test_generation_runs_beside_the_driver_and_files_come_back_in_plan_order(embedder):
+    """The generator works on its own thread: handing it a file returns at once while it is busy,
+    later files queue behind it, and they come back in the order they were handed over, each with its
+    own questions (the driver meanwhile parses, embeds and writes other files)."""
+    stage, release, seen = _held_stage()
+    assert list(stage.submit("a.md", [_chunk("a.md", FIRST)], embedder)) == []  # busy: nothing back yet
+    assert list(stage.submit("b.md", [_chunk("b.md", SECOND)], embedder)) == []  # the driver did not wait
     release.set()
     back = list(stage.drain())
     stage.close()
@@ -378,4 +390,20 @@ def test_generation_runs_beside_the_driver_and_files_come_back_in_plan_order(emb
         ["How often must the NW-300 sensor be recalibrated?"],
         ["How often must the NW-400 sensor be recalibrated?"],
     ]
-    assert seen == [first.text, second.text]
+    assert seen == [FIRST, SECOND]
+
+
+def test_a_run_can_ask_for_a_few_chunks_only(embedder):
+    """[questions] max_chunks (make demo's taste): the first chunks in plan order are asked, the rest
+    get none, and the run's notes say how many and why."""
+    stage, release, seen = _held_stage(max_chunks=1)
+    release.set()
+    back = dict(stage.submit("a.md", [_chunk("a.md", FIRST)], embedder))
+    back.update(stage.submit("b.md", [_chunk("b.md", SECOND)], embedder))  # a.md may be back by now
+    back.update(stage.drain())
+    stage.close()
+    assert seen == [FIRST] and back["b.md"].judged == [] and len(back["a.md"].judged) == 1
+    assert stage.limit_note() == (
+        "questions: 1 chunks got none, over this run's limit of 1 chunks ([questions] max_chunks); "
+        "they are asked when their file changes or with --full"
+    )

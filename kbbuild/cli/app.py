@@ -162,8 +162,12 @@ def ingest(
         int | None,
         typer.Option(
             help="Synthetic questions per chunk (doc2query); 0 = none. Without a configured generator, N > 0 "
-            "uses 'hf' with the packaged SmolLM2 model (offline, English, about 3 s a chunk on 2 cores)."
+            "uses 'llamacpp' with the packaged SmolLM2 model (offline, English, about 2.6 s a chunk on 2 cores)."
         ),
+    ] = None,
+    questions_max_chunks: Annotated[
+        int | None,
+        typer.Option(help="Send at most this many chunks to the question generator in this run (a quick taste)."),
     ] = None,
     question_generator: Annotated[
         str | None,
@@ -260,6 +264,7 @@ def ingest(
             "questions.generator": question_generator,
             "questions.model": question_model,
             "questions.model_zh": question_model_zh,
+            "questions.max_chunks": questions_max_chunks,
             "embed.model": embed_model,
             "embed.provider": embed_provider,
             "embed.device": device,

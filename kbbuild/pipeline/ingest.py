@@ -491,7 +491,7 @@ def ingest(
                         questions.close()
                         progress.close()
                         progress = None
-                    plan.notes.extend(note for note in (questions.note(), questions.kept_note()) if note)
+                    plan.notes.extend(n for n in (questions.note(), questions.limit_note(), questions.kept_note()) if n)
                     if isinstance(pool, RayPool) and pool.spread():
                         plan.notes.append(pool.spread())
                     if on_cluster:

@@ -68,6 +68,8 @@ class QuestionStage:
         self.not_asked: dict[str, int] = {}  # language -> chunks the generator cannot write questions for
         self.judged: dict[str, list[int]] = {}  # language -> [candidates judged, kept] (new ones only)
         self.seconds = 0.0  # spent on the generator thread
+        self.sent = 0  # chunks sent to the generator in this run
+        self.over_limit = 0  # chunks left without questions by [questions] max_chunks
         self.on_queued: Callable[[int], None] = lambda _chunks: None  # progress: chunks sent to the model
         self.on_done: Callable[[int], None] = lambda _chunks: None
         self._thread: ThreadPoolExecutor | None = None
@@ -83,9 +85,9 @@ class QuestionStage:
         the oldest ones while too many are out."""
         if self._thread is None:
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="questions")
-        todo = sum(c.id not in self.cache and self._writes(c) for c in chunks)
-        self.on_queued(todo)
-        self._orders.add(item, self._thread.submit(self._timed_ask, chunks, embedder), len(chunks))
+        cached, todo = self._select(chunks)
+        self.on_queued(len(todo))
+        self._orders.add(item, self._thread.submit(self._timed_ask, cached, todo, embedder), len(chunks))
         while self._orders.queue and (
             self._orders.queue[0][1].done()
             or self._orders.chunks > MAX_AHEAD_CHUNKS
@@ -103,14 +105,10 @@ class QuestionStage:
             self._thread.shutdown(wait=True, cancel_futures=True)
             self._thread = None
 
-    def _writes(self, chunk: Chunk) -> bool:
-        languages = self.questioner.languages if self.questioner is not None else None
-        return languages is None or language(chunk.text) in languages
-
-    def _timed_ask(self, chunks: list[Chunk], embedder: Embedder) -> AskedQuestions:
+    def _timed_ask(self, cached: list[Chunk], todo: list[Chunk], embedder: Embedder) -> AskedQuestions:
         started = time.perf_counter()
         try:
-            return self.ask(chunks, embedder)
+            return self._ask(cached, todo, embedder)
         finally:
             self.seconds += time.perf_counter() - started
 
@@ -125,6 +123,14 @@ class QuestionStage:
             if judged
         )
         return f"questions kept by the filter, per chunk language: {shares}"
+
+    def limit_note(self) -> str | None:
+        if not self.over_limit:
+            return None
+        return (
+            f"questions: {self.over_limit} chunks got none, over this run's limit of {self.settings.max_chunks} "
+            "chunks ([questions] max_chunks); they are asked when their file changes or with --full"
+        )
 
     def note(self) -> str | None:
         """What the run's notes say about chunks left without questions because of their language."""
@@ -160,20 +166,34 @@ class QuestionStage:
                 cached = CachedQuestion(row["text"], float(row["score"]), row["dropped"], tuple(row["vector"]))
                 self.cache.setdefault(row["chunk_id"], []).append(cached)
 
-    def ask(self, chunks: list[Chunk], embedder: Embedder) -> AskedQuestions:
-        """Synthetic questions for the chunks, filtered (Doc2Query--), when a generator is configured."""
-        if self.questioner is None or not chunks:
-            return AskedQuestions(self.label)
-        options = self.settings
+    def _select(self, chunks: list[Chunk]) -> tuple[list[Chunk], list[Chunk]]:
+        """(chunks with questions from the previous version, chunks to send to the generator): not
+        those in a language it cannot write, nor those over the run's ``max_chunks``. Runs on the
+        driver's thread, in plan order, so the same chunks are chosen whatever the timing."""
         cached = [c for c in chunks if c.id in self.cache]
         todo = [c for c in chunks if c.id not in self.cache]
-        languages = self.questioner.languages
+        languages = self.questioner.languages if self.questioner is not None else None
         if languages is not None:
             for chunk in todo:
                 lang = language(chunk.text)
                 if lang not in languages:
                     self.not_asked[lang] = self.not_asked.get(lang, 0) + 1
             todo = [c for c in todo if language(c.text) in languages]
+        if self.settings.max_chunks is not None:
+            room = max(self.settings.max_chunks - self.sent, 0)
+            self.over_limit += max(len(todo) - room, 0)
+            todo = todo[:room]
+        self.sent += len(todo)
+        return cached, todo
+
+    def ask(self, chunks: list[Chunk], embedder: Embedder) -> AskedQuestions:
+        """Synthetic questions for the chunks, filtered (Doc2Query--), when a generator is configured."""
+        if self.questioner is None or not chunks:
+            return AskedQuestions(self.label)
+        return self._ask(*self._select(chunks), embedder)
+
+    def _ask(self, cached: list[Chunk], todo: list[Chunk], embedder: Embedder) -> AskedQuestions:
+        options = self.settings
         before = self.questioner.failures
         raw: list[list[str]] = []
         step = max(SLICE, options.concurrency)  # an endpoint keeps its requests in flight
