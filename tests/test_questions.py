@@ -102,6 +102,13 @@ def test_question_form_and_language_rules(embedder):
     assert looks_like_question("出差結束後多少天內必須提交報銷申請？")
     assert looks_like_question("住院日額保險金為何不給付？") and looks_like_question("這份合約什麼時候生效？")
     assert not looks_like_question("本公司按住院日數給付住院日額保險金。")
+    from kbbuild.enrich.questions.filtering import without_preamble
+
+    assert without_preamble("What a perceptive question! How often must it be recalibrated?") == (
+        "How often must it be recalibrated?"
+    )
+    assert without_preamble("What is the U.S. policy?") == "What is the U.S. policy?"
+    assert without_preamble("好問題！多久要校正一次？") == "多久要校正一次？"
     assert [q.kept for q in judge_questions(embedder, PASSAGE, ["", "  ", "Why?"], min_score=-1, n=3)] == [False]
 
 

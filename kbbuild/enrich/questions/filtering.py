@@ -95,11 +95,21 @@ def score_questions(embedder: Embedder, passage: str, questions: Sequence[str]) 
     return [round(float(value), 4) for value in asked @ chunk]
 
 
+def without_preamble(text: str) -> str:
+    """The question after an exclamation a chat model opens with ("What a perceptive question! How
+    often must …?" is kept as "How often must …?"; the exclamation would match any passage)."""
+    if text.endswith(("?", "？")) and ("! " in text or "！" in text):
+        return re.split(r"!\s+|！", text)[-1].strip()
+    return text
+
+
 def judge_questions(
     embedder: Embedder, passage: str, candidates: Sequence[str], min_score: float, n: int
 ) -> list[JudgedQuestion]:
     """Every non-empty candidate, scored; the best ``n`` that pass every test are kept."""
-    texts = list(dict.fromkeys(" ".join(c.strip().strip("\"'").split()) for c in candidates if c.strip()))
+    texts = list(
+        dict.fromkeys(without_preamble(" ".join(c.strip().strip("\"'").split())) for c in candidates if c.strip())
+    )
     texts = [t for t in texts if t]
     seen: list[set[str]] = []
     verdicts = [_cheap_verdict(t, passage, seen) for t in texts]
