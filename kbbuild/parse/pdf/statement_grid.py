@@ -369,7 +369,7 @@ def _header_lines(
 
 
 def _spanning(
-    line: _Line, rules: list[Rule], next_top: float, rights: list[float]
+    line: _Line, rules: list[Rule], next_top: float, rights: list[float], header_left: float
 ) -> list[tuple[list[Word], list[int]]]:
     """Phrases of a header line that head several columns: the words over an underline that spans
     two or more columns, Latin words set as one phrase across a column boundary ("Three Months
@@ -377,11 +377,13 @@ def _spanning(
     phrases: list[tuple[list[Word], list[int]]] = []
     taken: set[int] = set()
     for rule in rules:
-        if not line.bottom - 1 <= rule.y <= next_top + 1:
+        # A rule reaching into the labels' side separates the header from the body; it heads nothing.
+        if not line.bottom - 1 <= rule.y <= next_top + 1 or rule.x0 < header_left - 2:
             continue
         covered = [i for i, right in enumerate(rights) if rule.x0 - 2 <= right <= rule.x1 + 6]
         members = [k for k, w in enumerate(line.words) if k not in taken and rule.x0 - 3 <= w.centre <= rule.x1 + 3]
-        if len(covered) >= 2 and members:
+        at_edges = sum(any(abs(line.words[k].x1 - right) <= 3 for right in rights) for k in members)
+        if len(covered) >= 2 and members and at_edges <= 1:
             phrases.append(([line.words[k] for k in members], covered))
             taken.update(members)
     words = line.words
@@ -394,8 +396,9 @@ def _spanning(
         start = end
         if len(group) < 2 or not all(words[k].text.isascii() for k in group):
             continue
-        covered = _columns_under(words[group[0]].x0, words[group[-1]].x1, rights)
-        if len(covered) >= 2:
+        x0, x1 = words[group[0]].x0, words[group[-1]].x1
+        covered = _columns_under(x0, x1, rights)
+        if len(covered) >= 2 and _centred_phrase(x0, x1, covered, rights, [words[k] for k in group]):
             phrases.append(([words[k] for k in group], covered))
             taken.update(group)
 
@@ -431,6 +434,17 @@ def _spanning(
     return phrases
 
 
+def _centred_phrase(x0: float, x1: float, covered: list[int], rights: list[float], words: list[Word]) -> bool:
+    """A spanning heading is centred over its columns, and at most one of its words ends at a
+    column's right edge; several column names set close together ("EBITDA EBIT Net Income") end
+    at theirs, one each."""
+    left = rights[covered[0] - 1] + 4 if covered[0] else rights[covered[0]] - (x1 - x0)
+    span = rights[covered[-1]] - left
+    off_centre = abs((x0 + x1) / 2 - (left + rights[covered[-1]]) / 2)
+    at_edges = sum(any(abs(w.x1 - right) <= 3 for right in rights) for w in words)
+    return off_centre <= 0.25 * span and at_edges <= 1
+
+
 def _columns_under(x0: float, x1: float, rights: list[float]) -> list[int]:
     """Columns a phrase stands over: at least half of the narrower of the two (phrase, column)."""
     covered = []
@@ -454,7 +468,7 @@ def _header_cells(
     parts: list[list[tuple[str, bool]]] = [[] for _ in range(n_labels + len(rights))]  # (text, spans columns)
     for index, line in enumerate(header):
         next_top = header[index + 1].top if index + 1 < len(header) else body_top
-        phrases = _spanning(line, rules, next_top, rights)
+        phrases = _spanning(line, rules, next_top, rights, header_left)
         used = {id(w) for words, _ in phrases for w in words}
         own: dict[int, list[Word]] = {}
         for word in line.words:
