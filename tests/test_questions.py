@@ -263,6 +263,19 @@ def test_the_packaged_chinese_model_writes_chinese_questions(embedder):
     assert len(chinese) >= 3, raw
 
 
+def _bilingual_docs(tmp_path, chinese: str):
+    """A folder with one Chinese and one English Markdown policy."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "policy_zh.md").write_text(chinese, encoding="utf-8")
+    (docs / "policy_en.md").write_text(
+        "# Travel rules\n\nStaff travel second class by train; a trip over six hours may be flown in economy "
+        "with approval three days ahead.\n",
+        encoding="utf-8",
+    )
+    return docs
+
+
 @pytest.mark.slow
 def test_chinese_chunks_go_to_the_chinese_model(tmp_path, cli):
     """With [questions] model_zh, each chunk goes to the model of its language: nothing is left out,
@@ -271,16 +284,9 @@ def test_chinese_chunks_go_to_the_chinese_model(tmp_path, cli):
 
     import lancedb
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "policy_zh.md").write_text(
+    docs = _bilingual_docs(
+        tmp_path,
         "# 住院給付\n\n被保險人因疾病住院診療時，本公司按住院日數給付住院日額保險金，每次住院以三百六十五日為限。\n",
-        encoding="utf-8",
-    )
-    (docs / "policy_en.md").write_text(
-        "# Travel rules\n\nStaff travel second class by train; a trip over six hours may be flown in economy "
-        "with approval three days ahead.\n",
-        encoding="utf-8",
     )
     args = ("--questions", "2", "--question-model-zh", "gemma3", "--json", "--no-progress")
     report = json.loads(cli("ingest", docs, "--kb", tmp_path / "kb", *args).output)
@@ -303,16 +309,8 @@ def test_chunks_in_a_language_the_model_cannot_write_are_not_sent_to_it(tmp_path
 
     import lancedb
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "policy_zh.md").write_text(
-        "# 差旅规定\n\n员工出差优先乘坐高铁二等座，单程超过六小时可以申请乘坐飞机经济舱，并须提前三天报批。\n",
-        encoding="utf-8",
-    )
-    (docs / "policy_en.md").write_text(
-        "# Travel rules\n\nStaff travel second class by train; a trip over six hours may be flown in economy "
-        "with approval three days ahead.\n",
-        encoding="utf-8",
+    docs = _bilingual_docs(
+        tmp_path, "# 差旅规定\n\n员工出差优先乘坐高铁二等座，单程超过六小时可以申请乘坐飞机经济舱，并须提前三天报批。\n"
     )
     result = cli("ingest", docs, "--kb", tmp_path / "kb", "--questions", "2", "--json", "--no-progress")
     report = json.loads(result.output)

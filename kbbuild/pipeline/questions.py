@@ -186,13 +186,8 @@ class QuestionStage:
         self.sent += len(todo)
         return cached, todo
 
-    def ask(self, chunks: list[Chunk], embedder: Embedder) -> AskedQuestions:
-        """Synthetic questions for the chunks, filtered (Doc2Query--), when a generator is configured."""
-        if self.questioner is None or not chunks:
-            return AskedQuestions(self.label)
-        return self._ask(*self._select(chunks), embedder)
-
     def _ask(self, cached: list[Chunk], todo: list[Chunk], embedder: Embedder) -> AskedQuestions:
+        """Synthetic questions for ``todo``, filtered (Doc2Query--), and the cached ones reused."""
         options = self.settings
         before = self.questioner.failures
         raw: list[list[str]] = []
