@@ -56,7 +56,10 @@ def collect(kb_path: Path, questions_file: Path, candidates: int) -> list[dict]:
             )  # fmt: skip
             if any(answers(hit, evidence) for evidence in question.evidence):
                 relevant.add(chunk_id)
-        out.append({"qid": question.qid, "question": question.question, "lists": lists, "relevant": relevant})
+        fused = searcher.lists_for("hybrid", True, question.question)  # less the lists that sit this query out
+        out.append(
+            {"qid": question.qid, "question": question.question, "lists": lists, "fused": fused, "relevant": relevant}
+        )
     return out
 
 
@@ -82,6 +85,13 @@ def methods() -> dict[str, Callable[[dict[str, RankedList]], list[str]]]:
     return table
 
 
+def lists_for(method: str, item: dict) -> dict[str, RankedList]:
+    """A single list is scored as its own mode runs it; a fusion gets the lists hybrid search fuses."""
+    if method in ("vector", "fts"):
+        return item["lists"]
+    return {name: ranked for name, ranked in item["lists"].items() if name in item["fused"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--set", nargs=3, action="append", metavar=("NAME", "KB", "QUESTIONS"), required=True)
@@ -96,7 +106,7 @@ def main() -> None:
         print(f"\n{name}: {len(data)} questions")
         print(f"{'method':28} " + " ".join(f"{'R@' + str(c):>6}" for c in CUTOFFS) + f" {'MRR':>6}")
         for method, order in table.items():
-            result = score([order(item["lists"]) for item in data], data)
+            result = score([order(lists_for(method, item)) for item in data], data)
             print(f"{method:28} " + " ".join(f"{result[f'R@{c}']:6.3f}" for c in CUTOFFS) + f" {result['MRR']:6.3f}")
     if options.dump:
         options.dump.write_text(json.dumps(dumped, ensure_ascii=False))

@@ -23,8 +23,9 @@ class Reranker:
     def __init__(self, model: str, device: str) -> None:
         from FlagEmbedding import FlagReranker
 
-        from kbbuild.embed.flag import pick_device
+        from kbbuild.embed.flag import pick_device, transformers_quiet
 
+        transformers_quiet()  # its weight-loading bar would land in the middle of `query --json` output
         self.model = model
         self.device = pick_device(device)
         self._model = FlagReranker(model, use_fp16=self.device == "cuda", devices=[self.device])

@@ -3,10 +3,11 @@
 Lists: the chunks by embedding (``vector``) and by words (``fts``, BM25 on ``search_text``), and, when
 the KB has synthetic questions, the same two searches over the questions, each question standing for
 its chunk (doc2query) and folded into its chunk's list. The two lists are then fused
-(``retrieve.fusion``): by default each list's scores are scaled by its own mean +- 3 standard
-deviations and summed (DBSF), which unlike reciprocal rank fusion lets a chunk that one list ranks
-far above the rest keep its lead (measured in bench/fusion.py). A list whose model cannot read the
-query (an English-only model, a Chinese query) does not vote. A cross-encoder may then reorder the
+(``retrieve.fusion``): by default by reciprocal rank (RRF, k 60), which uses ranks alone and so is
+not misled by BM25 scores that stand out for a long question's common words, nor by an embedder
+whose similarities all sit within a few hundredths; DBSF (scores scaled by each list's spread) is
+the alternative (both measured in bench/fusion.py). A list whose model cannot read the query (an
+English-only model, a Chinese query) does not vote. A cross-encoder may then reorder the
 best candidates.
 Filters are SQL over the chunk columns, applied before the nearest-neighbour search (prefilter), so
 asking for ``source LIKE '%2024%'`` never returns fewer hits just because better ones were elsewhere.
@@ -95,7 +96,9 @@ class Searcher:
                     AlsoIn(source=record.relpath, pages=link.pages, near=link.near)
                 )
 
-    def lists_for(self, mode: str, questions: bool) -> list[str]:
+    def lists_for(self, mode: str, questions: bool, text: str = "") -> list[str]:
+        """The ranked lists a query in ``mode`` runs: the chunk lists, their question lists when the KB
+        has them, less the vector lists when the KB's model cannot read the query ``text``."""
         if mode not in Modes:
             raise KBError(f"unknown search mode '{mode}' (use vector, fts or hybrid)")
         if mode in ("fts", "hybrid") and not self.has_fts:
@@ -106,6 +109,10 @@ class Searcher:
         lists = ["vector"] if mode == "vector" else ["fts"] if mode == "fts" else ["vector", "fts"]
         if questions and self.questions is not None:
             lists += [f"question-{name}" for name in list(lists)]
+        if mode == "hybrid" and self.english_only and is_mostly_cjk(text):
+            # The model cannot read the query: its list would be noise with a vote (all-MiniLM-L6-v2 gives
+            # unrelated Chinese chunks 0.75-0.90), so the words decide alone.
+            lists = [name for name in lists if not name.endswith("vector")]
         return lists
 
     def search_configured(
@@ -142,11 +149,7 @@ class Searcher:
     ) -> list[SearchHit]:
         if not text.strip():
             raise KBError("the query is empty")
-        lists = self.lists_for(mode, questions)
-        if mode == "hybrid" and self.english_only and is_mostly_cjk(text):
-            # The model cannot read the query: its list would be noise with a vote (all-MiniLM-L6-v2 gives
-            # unrelated Chinese chunks 0.75-0.90), so the words decide alone.
-            lists = [name for name in lists if not name.endswith("vector")]
+        lists = self.lists_for(mode, questions, text)
         if where:
             self.check_filter(where)
         vector = self.embed_query(text) if any(name.endswith("vector") for name in lists) else None
