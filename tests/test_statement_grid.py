@@ -1,6 +1,7 @@
 """Statements that both table finders read in fragments come out row by row, rebuilt from the
 position of every word (``parse.pdf.statement_grid``): codes, labels and notes in columns of their
-own, one amount per cell, and each column headed by its spanning phrases and its own name."""
+own, one amount per cell, and each column headed by its own name under the spanning phrases that
+start at it."""
 
 from __future__ import annotations
 
@@ -45,17 +46,18 @@ def test_a_landscape_equity_statement_is_one_table_row_by_row(elements):
     assert table.meta["rows"] == 8 and table.meta["columns"] == 9
 
 
-def test_each_column_is_headed_by_its_spanning_phrases_and_its_own_name(elements):
+def test_a_spanning_phrase_heads_the_first_of_its_columns_and_each_column_has_its_own_name(elements):
+    """Written once, as printed: repeated in every column the header outweighs the rows in a chunk."""
     header = [cell.strip() for cell in _table(elements).text.splitlines()[0].strip("|").split("|")]
     assert header == [
         "代碼",
         "",
         "附註",
-        "歸屬於母公司業主之權益 / 普通股股本",
-        "歸屬於母公司業主之權益 / 資本公積",
-        "歸屬於母公司業主之權益 / 保留盈餘 / 法定盈餘公積",  # spread and underlined over two columns
-        "歸屬於母公司業主之權益 / 保留盈餘 / 未分配盈餘",
-        "歸屬於母公司業主之權益 / 國外營運機構財務報表換算之兌換差額",  # a name wrapped over two lines
+        "歸屬於母公司業主之權益 / 普通股股本",  # spread one character per column over five columns
+        "資本公積",
+        "保留盈餘 / 法定盈餘公積",  # underlined over two columns
+        "未分配盈餘",
+        "國外營運機構財務報表換算之兌換差額",  # a name wrapped over two lines
         "權益總額",  # outside the spanning phrase's underline
     ]
 
@@ -107,3 +109,54 @@ def test_the_grid_replaces_the_finders_tables_only_where_it_reads_more():
     assert grid_wins(good, [merged]) and grid_wins(good, [unlabelled])
     assert not grid_wins(good, [good])  # a tie with one table: the finder's table stays
     assert grid_wins(good, [good[:2], [good[0], *good[2:]]])  # as many, where the finder broke it up
+
+
+def _reconciliation_pdf(path):
+    """Two periods of four columns each under centred spanning phrases, and a label wrapped onto a
+    line of its own that goes on in lower case (as AMCOR's fiscal 2023 earnings release sets them)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pdf.setFont("Helvetica", 8)
+    rights = [270, 310, 350, 390, 450, 490, 530, 570]
+    for first, period in ((0, "Twelve Months Ended June 30, 2022"), (4, "Twelve Months Ended June 30, 2023")):
+        left = rights[first] - 40 if first == 0 else rights[first - 1] + 4  # where the period's columns begin
+        pdf.drawCentredString((left + rights[first + 3]) / 2, 760, period)
+    pdf.drawString(60, 745, "($ million)")
+    for right, name in zip(rights, ["EBITDA", "EBIT", "Income", "EPS"] * 2, strict=True):
+        pdf.drawRightString(right, 745, name)
+    rows = [
+        ("Net income attributable to Amcor", ["805", "805", "805", "52.9", "1,048", "1,048", "1,048", "70.5"]),
+        ("Net income attributable to non-controlling", None),
+        ("interests", ["10", "10", "", "", "10", "10", "", ""]),
+        ("Tax expense", ["300", "300", "", "", "193", "193", "", ""]),
+        ("Interest expense, net", ["135", "135", "", "", "259", "259", "", ""]),
+        ("Adjusted EBITDA, EBIT, Net income and EPS",
+         ["2,117", "1,701", "1,224", "80.5", "2,018", "1,608", "1,089", "73.3"]),
+    ]  # fmt: skip
+    y = 730
+    for label, amounts in rows:
+        pdf.drawString(60, y, label)
+        for right, amount in zip(rights, amounts or [""] * len(rights), strict=True):
+            pdf.drawRightString(right, y, amount)
+        y -= 12 if amounts is None else 15
+    pdf.showPage()
+    pdf.save()
+    return path
+
+
+def test_a_reconciliation_reads_its_periods_once_and_joins_a_label_that_goes_on_in_lower_case(tmp_path):
+    path = _reconciliation_pdf(tmp_path / "reconciliation.pdf")
+    with pdfplumber.open(path, laparams=LAPARAMS) as pdf:
+        grids = statement_grids(pdf.pages[0].layout)
+    assert len(grids) == 1
+    header, *rows = grids[0].rows
+    assert header == [
+        "($ million)",
+        "Twelve Months Ended June 30, 2022 / EBITDA", "EBIT", "Income", "EPS",
+        "Twelve Months Ended June 30, 2023 / EBITDA", "EBIT", "Income", "EPS",
+    ]  # fmt: skip
+    assert ["Net income attributable to non-controlling interests", "10", "10", "", "", "10", "10", "", ""] in rows
+    assert rows[-1][0] == "Adjusted EBITDA, EBIT, Net income and EPS" and rows[-1][5] == "2,018"
+    assert len(rows) == 5

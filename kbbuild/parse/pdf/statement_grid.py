@@ -14,7 +14,10 @@ edges fall into a few clusters, one per column. Lines between two rows of amount
 of the amounts are the statement's section titles and wrapped labels. The lines just above the first
 row, over the amounts, are the header: a word goes to the column whose right edge it sits before,
 and a phrase that spreads over several columns (an underlined span, or characters set far apart)
-heads all of them. Each column's header is its spanning phrases top to bottom, then its own name.
+heads all of them. It is written once, in the first column it spans, as a printed table shows it:
+``Twelve Months Ended June 30, 2023 / EBITDA | EBIT | Net Income``. Repeated in every column, an
+eight-column header took 150 of a chunk's 180 tokens, and a table split by rows (its header
+repeated in every piece) became one chunk per row.
 
 The grid is only a candidate: the page reader keeps it where it explains more of the page's amounts
 (cells holding exactly one amount) than the tables it overlaps (``grid_wins``).
@@ -483,17 +486,16 @@ def _header_cells(
                 column = n_labels + found
             own.setdefault(column, []).append(word)
         for words, covered in phrases:
-            text = _join(words)
-            for column in covered:
-                parts[n_labels + column].append((text, True))
+            parts[n_labels + covered[0]].append((_join(words), True))
         for column, words in own.items():
             parts[column].append((_join(words), False))
     return [_header_text(p) for p in parts]
 
 
 def _header_text(parts: list[tuple[str, bool]]) -> str:
-    """A column's header, top down: each spanning phrase is a level of its own ("歸屬於母公司業主之權益
-    / 保留盈餘 / 法定盈餘公積"); the column's own name, wrapped over several lines, is one level."""
+    """A column's header, top down: each spanning phrase that starts at this column is a level of its
+    own ("歸屬於母公司業主之權益 / 保留盈餘 / 法定盈餘公積"); the column's own name, wrapped over several
+    lines, is one level."""
     levels: list[str] = []
     own: list[str] = []
     for text, spans in parts:
@@ -549,7 +551,9 @@ def _body_rows(
 def _joined_continuations(body: list[tuple[list[str], list[str], float]], code_column: bool) -> list[list[str]]:
     """A label wrapped over two lines, with its amounts on the last one, is one row: the first line
     has no amounts and either a code of its own while the next has none, or the next is indented
-    under it and the line after that is not (a section title's children stay indented)."""
+    under it and the line after that is not (a section title's children stay indented), or the next
+    goes on in lower case ("Net income attributable to non-controlling" / "interests"), which no
+    label of its own does."""
     rows: list[list[str]] = []
     index = 0
     while index < len(body):
@@ -567,7 +571,8 @@ def _joined_continuations(body: list[tuple[list[str], list[str], float]], code_c
                 and next_x0 > x0 + 2
                 and (after_x0 is None or after_x0 < next_x0 - 2)
             )
-            if any(next_amounts) and (wrapped or indented):
+            goes_on = not ends_section and _continues_in_lower_case(next_labels)
+            if any(next_amounts) and (wrapped or indented or goes_on):
                 merged = [
                     _join_levels([a, b] if a and b else [a or b]) if a or b else ""
                     for a, b in zip(labels, next_labels, strict=True)
@@ -581,6 +586,11 @@ def _joined_continuations(body: list[tuple[list[str], list[str], float]], code_c
             rows.append(labels + amounts)
         index += 1
     return rows
+
+
+def _continues_in_lower_case(labels: list[str]) -> bool:
+    text = next((label for label in labels if label), "")
+    return bool(text) and text[0].islower()
 
 
 def statement_grids(layout: LTPage) -> list[TextTable]:
