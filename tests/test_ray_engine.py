@@ -99,3 +99,27 @@ def test_without_ray_the_engine_says_how_to_install_it(tmp_path, cli, monkeypatc
     assert result.exit_code == 2
     assert "pip install 'kbbuild[ray]'" in result.output
     assert not (tmp_path / "kb" / "versions").exists()
+
+
+def test_a_file_over_its_memory_limit_fails_on_the_cluster_with_the_limit_named(tmp_path, cli):
+    """The parse actors cap their own address space from ``[limits] file_memory_mb``: 6 MB of nested
+    Markdown (a huge tree in unstructured) fails with the limit named, as it does locally, and the
+    actor goes on to commit the good note."""
+    pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'kbbuild[ray]')")
+    from . import hostile_corpus
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    hostile_corpus.nested_markdown(docs / "nested.md")
+    (docs / "note.txt").write_text(hostile_corpus.GOOD_NOTE, encoding="utf-8")
+    config = tmp_path / "kbbuild.toml"
+    config.write_text("[limits]\nfile_memory_mb = 700\n", encoding="utf-8")
+    result = cli(
+        "ingest", docs, "--kb", tmp_path / "kb", "-c", config, "--engine", "ray", "--json", "--no-progress"
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    files = {f["relpath"]: f for f in report["files"]}
+    assert report["kb_version"] == 1 and files["note.txt"]["status"] == "ingested"
+    assert files["nested.md"]["status"] == "failed"
+    assert "[limits] file_memory_mb = 700" in files["nested.md"]["error"], files["nested.md"]["error"]

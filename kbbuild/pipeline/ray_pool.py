@@ -20,9 +20,11 @@ What runs where:
   own rows, then the indexes and the manifest. Rows come back in plan order (Ray Data's
   ``preserve_order``), so the KB is the local engine's, row for row and id for id.
 
-Not yet on the cluster: per-file limits are Ray's (its memory monitor kills a task that would take
-the node down and Ray Data retries it), not ``[limits]``; a file is sent whole (the windowed parts
-of the local pool are not used).
+Limits on the cluster: each parse actor caps its own address space from ``[limits] file_memory_mb``
+(a file over it fails with the limit named, as locally) and reads long PDFs with one page-range
+process (it has one CPU). Not yet on the cluster: the resident-memory watchdog and the
+``file_seconds`` deadline (Ray's memory monitor kills a task that would take the node down, and Ray
+Data retries it); a long PDF is read window by window by one actor, not split across the cluster.
 """
 
 from __future__ import annotations
@@ -55,21 +57,36 @@ def ray_unavailable() -> str | None:
 
 
 class _Prepare:
-    """A Ray Data actor: the parse tools loaded once, then one document per row."""
+    """A Ray Data actor: the parse tools loaded once, then one document per row, under the part of
+    ``[limits]`` a process can enforce on itself: its address space is capped at its size after
+    start-up plus 1.5x ``file_memory_mb`` (as a local worker's is), so a file that would take the node
+    down fails at once with the limit named, and the actor goes on with the next file. The local
+    pool's resident-memory watchdog and its ``file_seconds`` deadline need a process outside the one
+    reading the file: on the cluster, Ray's memory monitor is that outside process."""
 
     def __init__(self, settings_json: str, plugins: bytes, debug: bool) -> None:
+        from kbbuild.pipeline.limits import cap_address_space, limit_malloc_arenas
         from kbbuild.pipeline.prepare import PrepareTools
 
+        limit_malloc_arenas()
         settings = Settings.model_validate_json(settings_json)
+        self.limits = settings.limits
         self.tools = PrepareTools.load(settings, pickle.loads(plugins), debug=debug, limits=settings.limits)
+        self.cap = cap_address_space(settings.limits)
 
     def __call__(self, batch: dict) -> dict:
+        from kbbuild.pipeline.limits import out_of_memory_reason, retire_after_file
         from kbbuild.pipeline.prepare import prepare
 
         prepared = []
         for source_json in batch["source"]:
             source = SourceFile.model_validate_json(source_json)
-            prepared.append(pickle.dumps(prepare(source, self.tools), protocol=pickle.HIGHEST_PROTOCOL))
+            try:
+                result = prepare(source, self.tools)
+            except MemoryError:  # outside the parser's own handling (joining a huge file's parts)
+                result = PreparedFile(source=source, parser="", error=out_of_memory_reason(self.limits))
+            retire_after_file(self.limits)  # gives the freed heap back; an actor is not replaced
+            prepared.append(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
         return {"index": batch["index"], "prepared": prepared, "prepared_on": [_node()] * len(prepared)}
 
 
@@ -213,9 +230,11 @@ class RayPool:
         rows = [{"index": index, "source": source.model_dump_json()} for index, source in enumerate(sources)]
         dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
         settings_json = self.settings.model_dump_json()
+        actor_settings = self.settings.model_copy(deep=True)
+        actor_settings.parse.workers = 1  # one CPU per actor: no page-range processes beside it
         prepared = dataset.map_batches(
             _Prepare,
-            fn_constructor_args=(settings_json, self._plugins, self.debug),
+            fn_constructor_args=(actor_settings.model_dump_json(), self._plugins, self.debug),
             batch_size=1,
             concurrency=(1, max(1, min(self._size - self._cpu_embedders, len(sources)))),
             num_cpus=1,
