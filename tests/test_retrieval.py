@@ -58,13 +58,15 @@ def test_hybrid_is_at_least_as_good_as_each_mode_on_a_bilingual_set(pdf_samples_
     assert "hybrid" in table and "MRR" in table
 
 
-def test_with_a_chinese_distractor_fusion_still_beats_the_english_vectors(sample_kb, cli):
-    """All samples: the Chinese FAQ (md) talks about 报销 too. The default MiniLM model cannot read
-    Chinese, so its vector list is close to noise there and fusion loses a little to BM25 alone
-    (MRR 0.92 against 0.98 when this was written; README, Search). Fusion must still beat the
-    vectors, and BM25 must still find every Chinese question."""
+def test_with_a_chinese_distractor_hybrid_is_at_least_as_good_as_each_list(sample_kb, cli):
+    """All samples: the Chinese FAQ (md) talks about 报销 too, a plausible distractor for the Chinese
+    questions about the travel policy PDF. The KB's model is chosen for its Chinese files
+    (multilingual-e5-small), and fusion (RRF) must not lose to either list on recall@5 or MRR; BM25
+    must still find every Chinese question."""
     scores = {r["name"]: r for r in json.loads(cli("eval", QRELS, "--kb", sample_kb[0], "--json").output)["results"]}
-    assert scores["hybrid"]["mrr"] >= scores["vector"]["mrr"]
+    for single in ("vector", "fts"):
+        assert scores["hybrid"]["mrr"] >= scores[single]["mrr"], (single, scores)
+        assert scores["hybrid"]["recall"]["@5"] >= scores[single]["recall"]["@5"], (single, scores)
     chinese = {qid: rank for qid, rank in scores["fts"]["first_hit_ranks"].items() if qid.startswith("zh")}
     assert chinese and all(rank is not None and rank <= 3 for rank in chinese.values()), chinese
 
