@@ -421,8 +421,8 @@ class QuerySettings(_Section):
         default="rrf",
         description="How hybrid search merges the vector and full-text lists (synthetic questions folded into "
         "their chunk's list first): 'rrf' (reciprocal rank fusion, k = rrf_k) or 'dbsf' (scores scaled by each "
-        "list's mean +- 3 standard deviations, then summed). rrf was at or above the better list on 11 of 12 KBs "
-        "(financebench, caibao, zh-hant-filings, the samples; dbsf on 8); see bench/fusion.py and the README.",
+        "list's mean +- 3 standard deviations, then summed). rrf was at or above the better list on 15 of 16 KBs "
+        "(financebench, caibao, zh-hant-filings, the samples; dbsf on 12); see bench/fusion.py and the README.",
     )
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion: a hit scores the sum of 1/(rrf_k+rank).")
     questions: bool = Field(default=True, description="Also search the synthetic questions, when the KB has them.")
