@@ -81,9 +81,14 @@ def retire_after_file(limits: LimitsSettings) -> bool:
     should make way for a fresh one. The watchdog measures the whole worker, so memory a big file
     left behind (glibc keeps freed pages; fragmentation pins others) would count against the next,
     small file: a worker still above 60% of the budget after trimming retires."""
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim; the check still holds
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    trim_heap()
     return psutil.Process().memory_info().rss > limits.file_memory_mb * MB * RETIRE_SHARE
+
+
+def trim_heap() -> None:
+    """Give the heap glibc keeps after a big file back to the OS (not glibc: nothing to trim)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def out_of_memory_reason(limits: LimitsSettings | None) -> str:

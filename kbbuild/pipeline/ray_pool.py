@@ -72,10 +72,10 @@ class _Prepare:
         settings = Settings.model_validate_json(settings_json)
         self.limits = settings.limits
         self.tools = PrepareTools.load(settings, pickle.loads(plugins), debug=debug, limits=settings.limits)
-        self.cap = cap_address_space(settings.limits)
+        cap_address_space(settings.limits)
 
     def __call__(self, batch: dict) -> dict:
-        from kbbuild.pipeline.limits import out_of_memory_reason, retire_after_file
+        from kbbuild.pipeline.limits import out_of_memory_reason, trim_heap
         from kbbuild.pipeline.prepare import prepare
 
         prepared = []
@@ -85,7 +85,7 @@ class _Prepare:
                 result = prepare(source, self.tools)
             except MemoryError:  # outside the parser's own handling (joining a huge file's parts)
                 result = PreparedFile(source=source, parser="", error=out_of_memory_reason(self.limits))
-            retire_after_file(self.limits)  # gives the freed heap back; an actor is not replaced
+            trim_heap()  # an actor is not replaced after a big file, as a local worker may be
             prepared.append(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
         return {"index": batch["index"], "prepared": prepared, "prepared_on": [_node()] * len(prepared)}
 
